@@ -1,0 +1,38 @@
+#!/bin/sh
+# Generate ./configure. With --install-deps, first install whatever build
+# dependencies are missing (Debian/Ubuntu, apt-get; as root or via sudo).
+set -eu
+cd "$(dirname "$0")"
+
+# Debian packages the build and `make check` need. Extra names may be passed
+# in SHPOOL_EXTRA_DEPS (CI adds clang, valgrind, ...).
+DEPS="autoconf automake libtool make gcc pkg-config check ${SHPOOL_EXTRA_DEPS:-}"
+
+install_deps() {
+	missing=""
+	for pkg in $DEPS; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
+			missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	echo "autogen.sh: installing:$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		SUDO=
+	elif command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "autogen.sh: need root (or sudo) to install:$missing" >&2
+		exit 1
+	fi
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+}
+
+case "${1:-}" in
+--install-deps) install_deps ;;
+"") ;;
+*) echo "usage: $0 [--install-deps]" >&2; exit 2 ;;
+esac
+
+autoreconf --force --install

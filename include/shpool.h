@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libshpool: a pool of fixed-size slots shared by many processes.
+ *
+ * Conventions (see shpool(7)):
+ *  - Calls that can fail return int (int64_t where a slot index or a count is
+ *    the result): >= 0 on success, -errno on failure. errno is never the
+ *    channel. shpool_last_error() adds a thread-local detail for the last
+ *    failure in this thread; it never replaces the code.
+ *  - A NULL handle is -EINVAL (or NULL / 0 for calls that return pointers or
+ *    sizes), never a crash.
+ *  - timeout_ms is poll(2)-style: -1 waits forever, 0 does not wait, > 0 is a
+ *    deadline in milliseconds (CLOCK_MONOTONIC). A signal runs its handler and
+ *    the wait resumes with the time that is left.
+ *  - Ordering: a successful allocation of a slot acquires everything the
+ *    slot's previous shpool_free() released, so data written before a free is
+ *    visible to the next owner.
+ */
+#ifndef SHPOOL_H
+#define SHPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHPOOL_VERSION_MAJOR 0
+#define SHPOOL_VERSION_MINOR 1
+#define SHPOOL_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define SHPOOL_API __attribute__((visibility("default")))
+#else
+#define SHPOOL_API
+#endif
+
+/* Opaque handle; safe to share between the threads of one process. */
+typedef struct shpool shpool_t;
+
+/* What a slot holds. Recorded in the segment; attaching with another kind
+ * fails with -EINVAL. */
+typedef enum shpool_kind {
+	SHPOOL_RAW = 1, /* opaque bytes, any elem_size */
+	SHPOOL_I64 = 2, /* int64_t, atomic operations */
+	SHPOOL_I32 = 3, /* int32_t, atomic operations */
+	SHPOOL_F64 = 4, /* double, single-copy atomic loads and stores */
+	SHPOOL_STR = 5, /* length-prefixed string of up to max_len bytes */
+} shpool_kind;
+
+/* Creation flags (shpool_options.flags), recorded in the segment. */
+#define SHPOOL_NO_ZERO        (1u << 0) /* do not zero a slot on allocation */
+#define SHPOOL_NOTIFY_ON_FREE (1u << 1) /* free/free_n/recover_stale signal the eventfd */
+
+/* Zero-initialise ({0}) for defaults. Fields may be added in the reserved
+ * space in later versions; zero keeps the old behaviour. */
+typedef struct shpool_options {
+	unsigned int mode;  /* file mode for a new file; 0 means 0600 */
+	unsigned int flags; /* SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE */
+	uint64_t reserved[6];
+} shpool_options;
+
+/* Largest capacity a pool may have. */
+#define SHPOOL_MAX_CAPACITY (UINT64_C(1) << 32)
+/* Largest elem_size (and STR max_len) in bytes. */
+#define SHPOOL_MAX_ELEM_SIZE (UINT32_C(1) << 30)
+
+/* ---- construction ------------------------------------------------------ */
+
+/* Create a pool at path (NULL: anonymous, shared with children forked after
+ * this call), or attach the existing one there if kind, capacity and
+ * elem_size match (-EINVAL otherwise). A new file appears at path only when
+ * fully initialised. For I64/I32/F64 pass elem_size 0; for STR elem_size is
+ * max_len. opts may be NULL. */
+SHPOOL_API int shpool_create(shpool_t **out, const char *path, shpool_kind kind,
+			     uint64_t capacity, uint32_t elem_size,
+			     const shpool_options *opts);
+/* Attach an existing pool; geometry comes from its (validated) header. */
+SHPOOL_API int shpool_open(shpool_t **out, const char *path, shpool_kind kind);
+/* Create a pool in a memfd, sealed against resizing. */
+SHPOOL_API int shpool_create_memfd(shpool_t **out, const char *name,
+				   shpool_kind kind, uint64_t capacity,
+				   uint32_t elem_size, const shpool_options *opts);
+/* Attach through an fd (memfd received over a socket, or inherited). The
+ * caller keeps its fd; the pool holds its own duplicate. */
+SHPOOL_API int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind);
+/* Unmap and close the pool's own fds. NULL is a no-op. */
+SHPOOL_API void shpool_close(shpool_t *p);
+
+/* ---- allocation -------------------------------------------------------- */
+
+/* Allocate a slot: its index, or -EAGAIN (timeout 0 and full), -ETIMEDOUT. */
+SHPOOL_API int64_t shpool_alloc(shpool_t *p, int timeout_ms);
+/* shpool_alloc(p, 0). */
+SHPOOL_API int64_t shpool_try_alloc(shpool_t *p);
+/* Free a slot: 0, -ENOENT if it is not allocated (double free), -ERANGE. */
+SHPOOL_API int shpool_free(shpool_t *p, uint64_t idx);
+/* Allocate n slots into out, all or nothing, under one deadline. */
+SHPOOL_API int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms);
+/* Free each allocated slot of idx[]; returns how many were freed. */
+SHPOOL_API int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n);
+/* Fill up to max allocated indices, ascending; returns the allocated count. */
+SHPOOL_API int64_t shpool_allocated_slots(shpool_t *p, uint64_t *out, size_t max);
+/* Call fn for each allocated slot, ascending; stops at fn's first non-zero
+ * return and returns it; 0 when all were visited. */
+SHPOOL_API int shpool_each_allocated(shpool_t *p,
+				     int (*fn)(shpool_t *p, uint64_t idx, void *arg),
+				     void *arg);
+
+/* ---- data access ------------------------------------------------------- */
+
+/* Address of slot idx's data, NULL if out of range. Dangling after close. */
+SHPOOL_API void *shpool_ptr(shpool_t *p, uint64_t idx);
+/* Base of the data region; slot i is at base + i * shpool_stride(p). */
+SHPOOL_API void *shpool_data_ptr(shpool_t *p);
+/* Distance in bytes between consecutive slots (elem_size rounded up for
+ * alignment). */
+SHPOOL_API size_t shpool_stride(shpool_t *p);
+/* Copy out of / into an allocated slot; len > elem_size is -E2BIG. */
+SHPOOL_API int shpool_get(shpool_t *p, uint64_t idx, void *buf, size_t len);
+SHPOOL_API int shpool_set(shpool_t *p, uint64_t idx, const void *buf, size_t len);
+
+/* Atomic integer slots. cas returns 1 swapped, 0 not; cmpxchg and xchg hand
+ * back the old value; add/incr/decr hand back the new value (may be NULL). */
+SHPOOL_API int shpool_i64_get(shpool_t *p, uint64_t idx, int64_t *value);
+SHPOOL_API int shpool_i64_set(shpool_t *p, uint64_t idx, int64_t value);
+SHPOOL_API int shpool_i64_cas(shpool_t *p, uint64_t idx, int64_t expected, int64_t desired);
+SHPOOL_API int shpool_i64_cmpxchg(shpool_t *p, uint64_t idx, int64_t expected,
+				  int64_t desired, int64_t *old);
+SHPOOL_API int shpool_i64_xchg(shpool_t *p, uint64_t idx, int64_t value, int64_t *old);
+SHPOOL_API int shpool_i64_add(shpool_t *p, uint64_t idx, int64_t delta, int64_t *new_value);
+SHPOOL_API int shpool_i64_incr(shpool_t *p, uint64_t idx, int64_t *new_value);
+SHPOOL_API int shpool_i64_decr(shpool_t *p, uint64_t idx, int64_t *new_value);
+
+SHPOOL_API int shpool_i32_get(shpool_t *p, uint64_t idx, int32_t *value);
+SHPOOL_API int shpool_i32_set(shpool_t *p, uint64_t idx, int32_t value);
+SHPOOL_API int shpool_i32_cas(shpool_t *p, uint64_t idx, int32_t expected, int32_t desired);
+SHPOOL_API int shpool_i32_cmpxchg(shpool_t *p, uint64_t idx, int32_t expected,
+				  int32_t desired, int32_t *old);
+SHPOOL_API int shpool_i32_xchg(shpool_t *p, uint64_t idx, int32_t value, int32_t *old);
+SHPOOL_API int shpool_i32_add(shpool_t *p, uint64_t idx, int32_t delta, int32_t *new_value);
+SHPOOL_API int shpool_i32_incr(shpool_t *p, uint64_t idx, int32_t *new_value);
+SHPOOL_API int shpool_i32_decr(shpool_t *p, uint64_t idx, int32_t *new_value);
+
+/* Single-copy atomic double slots. */
+SHPOOL_API int shpool_f64_get(shpool_t *p, uint64_t idx, double *value);
+SHPOOL_API int shpool_f64_set(shpool_t *p, uint64_t idx, double value);
+
+/* String slots: a length prefix and up to max_len bytes. get copies at most
+ * buflen - 1 bytes plus a NUL (-ENOSPC and nothing copied if it would not
+ * fit) and reports the length in *len (may be NULL). set with len >
+ * max_len is -E2BIG and writes nothing. view hands back a pointer into the
+ * slot (not NUL-terminated) and its length. */
+SHPOOL_API int shpool_str_get(shpool_t *p, uint64_t idx, char *buf, size_t buflen, size_t *len);
+SHPOOL_API int shpool_str_set(shpool_t *p, uint64_t idx, const char *s, size_t len);
+SHPOOL_API int shpool_str_view(shpool_t *p, uint64_t idx, const char **s, size_t *len);
+SHPOOL_API size_t shpool_str_max_len(shpool_t *p);
+
+/* Allocate and store in one call; if the store fails the slot is freed. */
+SHPOOL_API int64_t shpool_alloc_set(shpool_t *p, const void *buf, size_t len, int timeout_ms);
+SHPOOL_API int64_t shpool_alloc_set_i64(shpool_t *p, int64_t value, int timeout_ms);
+SHPOOL_API int64_t shpool_alloc_set_i32(shpool_t *p, int32_t value, int timeout_ms);
+SHPOOL_API int64_t shpool_alloc_set_f64(shpool_t *p, double value, int timeout_ms);
+SHPOOL_API int64_t shpool_alloc_set_str(shpool_t *p, const char *s, size_t len, int timeout_ms);
+
+/* ---- status ------------------------------------------------------------ */
+
+/* 1 allocated, 0 free, -ERANGE, -EINVAL. */
+SHPOOL_API int shpool_is_allocated(shpool_t *p, uint64_t idx);
+SHPOOL_API uint64_t shpool_capacity(shpool_t *p);
+/* elem_size as created (max_len for STR, 8/4/8 for I64/I32/F64). */
+SHPOOL_API uint32_t shpool_elem_size(shpool_t *p);
+/* The pool's kind, or -EINVAL for NULL. */
+SHPOOL_API int shpool_kind_of(shpool_t *p);
+/* Allocated slots now (a snapshot under concurrency). */
+SHPOOL_API uint64_t shpool_used(shpool_t *p);
+SHPOOL_API uint64_t shpool_available(shpool_t *p);
+/* PID of the process that owns slot idx; 0 when free; -ERANGE, -EINVAL. */
+SHPOOL_API pid_t shpool_owner(shpool_t *p, uint64_t idx);
+
+typedef struct shpool_stats {
+	uint64_t capacity;
+	uint64_t elem_size;
+	uint64_t used;
+	uint64_t available;
+	uint64_t waiters;    /* processes/threads blocked in alloc now */
+	uint64_t mmap_size;
+	uint64_t allocs;     /* the counters below are approximate */
+	uint64_t frees;
+	uint64_t waits;      /* allocations that had to block */
+	uint64_t timeouts;
+	uint64_t recoveries; /* slots freed by shpool_recover_stale */
+	uint64_t reserved[5];
+} shpool_stats_t;
+SHPOOL_API int shpool_stats(shpool_t *p, shpool_stats_t *out);
+
+/* ---- recovery ---------------------------------------------------------- */
+
+/* Free slots whose owning process is dead; returns how many. Safe at any
+ * time, from any process, during live traffic. */
+SHPOOL_API int64_t shpool_recover_stale(shpool_t *p);
+/* Free every slot; the caller guarantees nobody else uses the pool. Wakes
+ * all waiters. */
+SHPOOL_API int shpool_reset(shpool_t *p);
+/* Cross-check bitmap, summary, owner records and counters; describe each
+ * inconsistency on report (may be NULL). Returns the number found (0 when
+ * consistent) or -errno. */
+SHPOOL_API int shpool_check(shpool_t *p, FILE *report);
+
+/* ---- guards: a slot freed when the guard leaves scope ------------------- */
+
+typedef struct shpool_guard {
+	shpool_t *pool;
+	int64_t idx;  /* slot index, or -errno if the allocation failed */
+	pid_t pid;    /* the process that allocated; a fork(2) child never frees */
+} shpool_guard_t;
+SHPOOL_API shpool_guard_t shpool_guard_alloc(shpool_t *p, int timeout_ms);
+/* Give the slot up early (frees it); the guard then holds nothing. */
+SHPOOL_API int shpool_guard_release(shpool_guard_t *g);
+/* Keep the slot: the guard stops owning it and returns its index. */
+SHPOOL_API int64_t shpool_guard_disarm(shpool_guard_t *g);
+SHPOOL_API void shpool_guard_cleanup(shpool_guard_t *g);
+#if defined(__GNUC__)
+#define SHPOOL_GUARD(name) \
+	__attribute__((cleanup(shpool_guard_cleanup))) shpool_guard_t name
+#endif
+
+/* ---- common ------------------------------------------------------------ */
+
+/* The file path, NULL for anonymous and memfd pools. */
+SHPOOL_API const char *shpool_path(shpool_t *p);
+/* The pool's own memfd, -1 if not memfd-backed. */
+SHPOOL_API int shpool_memfd(shpool_t *p);
+/* msync(2) the mapping (file-backed pools). */
+SHPOOL_API int shpool_sync(shpool_t *p);
+/* Remove the backing file; -EINVAL for anonymous and memfd pools. */
+SHPOOL_API int shpool_unlink(shpool_t *p);
+
+/* ---- eventfd integration ------------------------------------------------ */
+
+/* Create this handle's eventfd (idempotent); returns it. */
+SHPOOL_API int shpool_eventfd(shpool_t *p);
+/* Adopt fd as this handle's eventfd (the pool owns it from then on). */
+SHPOOL_API int shpool_eventfd_set(shpool_t *p, int fd);
+/* This handle's eventfd, -1 if none. */
+SHPOOL_API int shpool_fileno(shpool_t *p);
+/* Add 1 to the eventfd counter. */
+SHPOOL_API int shpool_notify(shpool_t *p);
+/* Read and reset the counter: its value, 0 if nothing was pending. */
+SHPOOL_API int64_t shpool_eventfd_consume(shpool_t *p);
+
+/* ---- errors and version -------------------------------------------------- */
+
+/* Detail of this thread's last failure ("" if none). */
+SHPOOL_API const char *shpool_last_error(void);
+/* Text for a code returned by any call (negative or positive errno). */
+SHPOOL_API const char *shpool_strerror(int err);
+/* "MAJOR.MINOR.PATCH" of the library actually linked. */
+SHPOOL_API const char *shpool_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHPOOL_H */

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/* Creating and attaching the shared mapping: file, anonymous, memfd, fd. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shpool-internal.h"
+
+#define PAGE 4096u
+/* No mapping larger than this: beyond any x86-64/arm64 user address space. */
+#define MAX_MAPPING (UINT64_C(1) << 46)
+
+static const char *kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SHPOOL_RAW: return "RAW";
+	case SHPOOL_I64: return "I64";
+	case SHPOOL_I32: return "I32";
+	case SHPOOL_F64: return "F64";
+	case SHPOOL_STR: return "STR";
+	}
+	return "unknown";
+}
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* Typed kinds imply their element size; 0 or the natural size is accepted. */
+static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
+{
+	uint32_t natural;
+
+	switch (kind) {
+	case SHPOOL_RAW:
+	case SHPOOL_STR:
+		if (elem_size == 0 || elem_size > SHPOOL_MAX_ELEM_SIZE)
+			return shpool_fail(-EINVAL, "%s: elem_size %" PRIu32
+					   " out of range (1..%" PRIu32 ")",
+					   kind_name(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
+		*out = elem_size;
+		return 0;
+	case SHPOOL_I64:
+	case SHPOOL_F64:
+		natural = 8;
+		break;
+	case SHPOOL_I32:
+		natural = 4;
+		break;
+	default:
+		return shpool_fail(-EINVAL, "unknown pool kind %d", (int)kind);
+	}
+	if (elem_size != 0 && elem_size != natural)
+		return shpool_fail(-EINVAL, "%s: elem_size is implied (%" PRIu32
+				   "); pass 0, not %" PRIu32, kind_name(kind), natural, elem_size);
+	*out = natural;
+	return 0;
+}
+
+/* Slots of at most a cache line are a power of two (>= 8) so that no slot
+ * straddles a line; larger ones are whole lines. */
+static uint32_t stride_for(uint32_t slot_bytes)
+{
+	uint32_t s = 8;
+
+	if (slot_bytes > SHPOOL_CACHELINE)
+		return (uint32_t)round_up(slot_bytes, SHPOOL_CACHELINE);
+	while (s < slot_bytes)
+		s <<= 1;
+	return s;
+}
+
+/* Small pools use narrower bitmap words so that their slots still spread
+ * over several cache lines (at least 8 words when capacity allows). */
+static uint32_t word_shift_for(uint64_t capacity)
+{
+	uint32_t shift = 3;
+
+	while (shift < 6 && (capacity >> (shift + 1)) >= 8)
+		shift++;
+	return shift;
+}
+
+int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t capacity,
+			  uint32_t elem_size, uint32_t flags)
+{
+	uint64_t off, data_bytes, nw;
+	uint32_t slot_bytes;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	rc = kind_elem_size(kind, elem_size, &g->elem_size);
+	if (rc < 0)
+		return rc;
+	if (capacity == 0 || capacity > SHPOOL_MAX_CAPACITY)
+		return shpool_fail(-EINVAL, "capacity %" PRIu64 " out of range (1..%" PRIu64 ")",
+				   capacity, SHPOOL_MAX_CAPACITY);
+	if (flags & ~(SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE))
+		return shpool_fail(-EINVAL, "unknown flags 0x%x",
+				   flags & ~(SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE));
+	g->kind = kind;
+	g->capacity = capacity;
+	g->flags = flags;
+	slot_bytes = g->elem_size + (kind == SHPOOL_STR ? SHPOOL_STR_PREFIX : 0);
+	g->stride = stride_for(slot_bytes);
+	g->word_shift = word_shift_for(capacity);
+
+	nw = (capacity + (UINT64_C(1) << g->word_shift) - 1) >> g->word_shift;
+	g->nwords[0] = nw;
+	g->nlevels = 1;
+	while (nw > 1) {
+		nw = (nw + 63) / 64;
+		g->nwords[g->nlevels++] = nw;
+	}
+
+	off = 128;
+	g->off_state = off;
+	off += sizeof(struct shpool_state);
+	g->off_level[0] = off;
+	off += g->nwords[0] * SHPOOL_CACHELINE;
+	for (uint32_t l = 1; l < g->nlevels; l++) {
+		g->off_level[l] = off;
+		off += round_up(g->nwords[l] * 8, SHPOOL_CACHELINE);
+	}
+	g->off_owner = off;
+	off += round_up(capacity * 8, SHPOOL_CACHELINE);
+	/* Page-aligned data, so zero-copy users get aligned buffers. */
+	g->off_data = round_up(off, PAGE);
+	/* capacity <= 2^32 and stride <= 2^30 + 64, so this cannot overflow,
+	 * but the check keeps it honest if the limits ever move. */
+	if (__builtin_mul_overflow(capacity, (uint64_t)g->stride, &data_bytes) ||
+	    __builtin_add_overflow(g->off_data, data_bytes, &g->total_size) ||
+	    g->total_size > MAX_MAPPING)
+		return shpool_fail(-ENOMEM, "pool of %" PRIu64 " slots of %" PRIu32
+				   " bytes is larger than the address space allows",
+				   capacity, g->stride);
+	g->total_size = round_up(g->total_size, PAGE);
+	return 0;
+}
+
+int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn)
+{
+	if (idx >= p->g.capacity)
+		return shpool_fail(-ERANGE, "%s: slot %" PRIu64 " out of range (capacity %" PRIu64 ")",
+				   fn, idx, p->g.capacity);
+	return 0;
+}
+
+static void header_fill(struct shpool_header *h, const struct shpool_layout *g)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SHPOOL_MAGIC, sizeof(h->magic));
+	h->version = SHPOOL_LAYOUT_VERSION;
+	h->header_size = sizeof(*h);
+	h->kind = g->kind;
+	h->elem_size = g->elem_size;
+	h->capacity = g->capacity;
+	h->flags = g->flags;
+	h->stride = g->stride;
+	h->word_shift = g->word_shift;
+	h->nlevels = g->nlevels;
+	h->off_state = g->off_state;
+	memcpy(h->off_level, g->off_level, sizeof(h->off_level));
+	h->off_owner = g->off_owner;
+	h->off_data = g->off_data;
+	h->total_size = g->total_size;
+}
+
+/* Validate a header read from an untrusted segment of `size` bytes: every
+ * field must equal what the layout computes from kind/capacity/elem_size. */
+static int header_validate(const struct shpool_header *h, uint64_t size, const char *name,
+			   shpool_kind want_kind, struct shpool_layout *g)
+{
+	struct shpool_header expect;
+	int rc;
+
+	if (memcmp(h->magic, SHPOOL_MAGIC, sizeof(h->magic)) != 0)
+		return shpool_fail(-EBADMSG, "%s: not a libshpool segment (bad magic)", name);
+	if (h->version != SHPOOL_LAYOUT_VERSION)
+		return shpool_fail(-EPROTONOSUPPORT, "%s: segment layout version %" PRIu32
+				   ", this library reads version %u", name, h->version,
+				   SHPOOL_LAYOUT_VERSION);
+	if (h->kind != (uint32_t)want_kind)
+		return shpool_fail(-EINVAL, "%s: kind mismatch: segment has %s, asked %s", name,
+				   kind_name(h->kind), kind_name(want_kind));
+	rc = shpool_layout_compute(g, (shpool_kind)h->kind, h->capacity, h->elem_size, h->flags);
+	if (rc < 0)
+		return shpool_fail(-EBADMSG, "%s: corrupt header: %s", name, shpool_last_error());
+	header_fill(&expect, g);
+	if (memcmp(&expect, h, sizeof(expect)) != 0)
+		return shpool_fail(-EBADMSG, "%s: corrupt header: stored layout does not match "
+				   "its own geometry", name);
+	if (size != g->total_size)
+		return shpool_fail(-EBADMSG, "%s: size mismatch: segment has %" PRIu64
+				   " bytes, its header needs %" PRIu64 " (truncated?)",
+				   name, size, g->total_size);
+	return 0;
+}
+
+/* A new pool owns an initialised mapping of g->total_size bytes at base. */
+static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base,
+		    const char *path, int fd, bool is_memfd)
+{
+	struct shpool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		goto nomem;
+	p->path = path ? strdup(path) : NULL;
+	if (path && !p->path)
+		goto nomem;
+	p->g = *g;
+	p->base = base;
+	p->st = (struct shpool_state *)(base + g->off_state);
+	for (uint32_t l = 0; l < g->nlevels; l++)
+		p->level[l] = (_Atomic uint64_t *)(base + g->off_level[l]);
+	p->owner = (_Atomic uint64_t *)(base + g->off_owner);
+	p->data = base + g->off_data;
+	p->fd = fd;
+	p->is_memfd = is_memfd;
+	atomic_init(&p->evfd, -1);
+	*out = p;
+	return 0;
+nomem:
+	free(p);
+	munmap(base, g->total_size);
+	if (fd >= 0)
+		close(fd);
+	return shpool_fail(-ENOMEM, "out of memory for the pool handle");
+}
+
+static int map_fd(int fd, uint64_t size, uint8_t **base, const char *name)
+{
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED)
+		return shpool_fail(-errno, "%s: mmap of %" PRIu64 " bytes: %s", name, size,
+				   strerror(errno));
+	*base = m;
+	return 0;
+}
+
+/* Reserve the blocks now, so that a full disk or /dev/shm is an error here
+ * and not a SIGBUS on first touch later. */
+static int size_fd(int fd, uint64_t size, const char *name)
+{
+	int rc = posix_fallocate(fd, 0, (off_t)size);
+
+	if (rc == EOPNOTSUPP || rc == EINVAL)
+		rc = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+	if (rc != 0)
+		return shpool_fail(-rc, "%s: cannot size to %" PRIu64 " bytes: %s", name, size,
+				   strerror(rc));
+	return 0;
+}
+
+/* Attach the pool behind fd (which the caller keeps). `want`, if given,
+ * holds the geometry the caller asked for. On success the mapping is made. */
+static int attach_fd(int fd, const char *name, shpool_kind kind, const struct shpool_layout *want,
+		     struct shpool_layout *g, uint8_t **base)
+{
+	struct shpool_header h;
+	struct stat st;
+	ssize_t n;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return shpool_fail(-errno, "%s: fstat: %s", name, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return shpool_fail(-EINVAL, "%s: not a regular file", name);
+	if ((uint64_t)st.st_size < sizeof(h))
+		return shpool_fail(-EBADMSG, "%s: truncated: %jd bytes, a pool header needs %zu",
+				   name, (intmax_t)st.st_size, sizeof(h));
+	do
+		n = pread(fd, &h, sizeof(h), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(h))
+		return shpool_fail(n < 0 ? -errno : -EBADMSG, "%s: cannot read header: %s", name,
+				   n < 0 ? strerror(errno) : "short read");
+	rc = header_validate(&h, (uint64_t)st.st_size, name, kind, g);
+	if (rc < 0)
+		return rc;
+	if (want && want->capacity != g->capacity)
+		return shpool_fail(-EINVAL, "%s: capacity mismatch: segment has %" PRIu64
+				   ", asked %" PRIu64, name, g->capacity, want->capacity);
+	if (want && want->elem_size != g->elem_size)
+		return shpool_fail(-EINVAL, "%s: elem_size mismatch: segment has %" PRIu32
+				   ", asked %" PRIu32, name, g->elem_size, want->elem_size);
+	return map_fd(fd, g->total_size, base, name);
+}
+
+static int open_existing(const char *path)
+{
+	int fd;
+
+	/* O_NONBLOCK: a FIFO or device at the path must not hang us before
+	 * the regular-file check in attach_fd(). */
+	do
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+static int open_error(const char *path, int err)
+{
+	if (err == -ELOOP)
+		return shpool_fail(err, "%s: is a symbolic link (refused)", path);
+	return shpool_fail(err, "%s: %s", path, strerror(-err));
+}
+
+/* A file in path's directory that nobody else can see yet. With O_TMPFILE
+ * it has no name at all; otherwise a hidden unique name in *tmpname. */
+static int temp_in_dir(const char *path, char **tmpname)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) : 0;
+	char *dir = NULL, *name;
+	int fd;
+
+	*tmpname = NULL;
+	if (slash) {
+		dir = strndup(path, dirlen ? dirlen : 1);
+		if (!dir)
+			return -ENOMEM;
+	}
+	fd = open(dir ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+		fd = fd >= 0 ? fd : -errno;
+		free(dir);
+		return fd;
+	}
+	if (asprintf(&name, "%s%s.shpool-XXXXXX", dir ? dir : "", dir && dirlen ? "/" : "") < 0) {
+		free(dir);
+		return -ENOMEM;
+	}
+	free(dir);
+	fd = mkostemp(name, O_CLOEXEC);
+	if (fd < 0) {
+		fd = -errno;
+		free(name);
+		return fd;
+	}
+	*tmpname = name;
+	return fd;
+}
+
+/* Give the finished temp file its name. link(2) never replaces an existing
+ * file, so of two racing creators exactly one wins; the other gets -EEXIST
+ * and attaches the winner's pool. */
+static int publish(int fd, const char *tmpname, const char *path)
+{
+	char proc[64];
+	int rc;
+
+	if (tmpname) {
+		rc = link(tmpname, path) < 0 ? -errno : 0;
+		unlink(tmpname);
+		return rc;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+static void header_write(uint8_t *base, const struct shpool_layout *g)
+{
+	/* The rest of a fresh mapping is zero, which is the empty pool. */
+	header_fill((struct shpool_header *)base, g);
+}
+
+/* Build a complete pool file and link it at path. -EEXIST: lost the race. */
+static int create_file(shpool_t **out, const char *path, const struct shpool_layout *g,
+		       unsigned mode)
+{
+	char *tmpname;
+	uint8_t *base;
+	int fd, rc;
+
+	fd = temp_in_dir(path, &tmpname);
+	if (fd < 0)
+		return shpool_fail(fd, "%s: cannot create: %s", path, strerror(-fd));
+	/* fchmod, not the open mode: the result must not depend on umask. */
+	if (fchmod(fd, mode) < 0) {
+		rc = shpool_fail(-errno, "%s: fchmod: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = size_fd(fd, g->total_size, path);
+	if (rc < 0)
+		goto out;
+	rc = map_fd(fd, g->total_size, &base, path);
+	if (rc < 0)
+		goto out;
+	header_write(base, g);
+	rc = publish(fd, tmpname, path);
+	if (rc < 0) {
+		munmap(base, g->total_size);
+		if (rc != -EEXIST)
+			rc = shpool_fail(rc, "%s: cannot create: %s", path, strerror(-rc));
+		goto out;
+	}
+	rc = pool_new(out, g, base, path, -1, false);
+out:
+	if (rc < 0 && tmpname)
+		unlink(tmpname);
+	free(tmpname);
+	close(fd);
+	return rc;
+}
+
+static int check_out(shpool_t **out)
+{
+	if (!out)
+		return shpool_fail(-EINVAL, "out must not be NULL");
+	*out = NULL;
+	return 0;
+}
+
+static int create_anonymous(shpool_t **out, const struct shpool_layout *g)
+{
+	void *m = mmap(NULL, g->total_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (m == MAP_FAILED)
+		return shpool_fail(-errno, "anonymous mapping of %" PRIu64 " bytes: %s",
+				   g->total_size, strerror(errno));
+	header_write(m, g);
+	return pool_new(out, g, m, NULL, -1, false);
+}
+
+int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t capacity,
+		  uint32_t elem_size, const shpool_options *opts)
+{
+	struct shpool_layout g, found;
+	unsigned mode = opts && opts->mode ? opts->mode : 0600;
+	uint8_t *base;
+	int rc;
+
+	rc = check_out(out);
+	if (rc < 0)
+		return rc;
+	rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
+	if (rc < 0)
+		return rc;
+	if (!path)
+		return create_anonymous(out, &g);
+	if (!*path)
+		return shpool_fail(-EINVAL, "empty path");
+	if (mode & ~0777u)
+		return shpool_fail(-EINVAL, "mode 0%o has bits beyond 0777", mode);
+
+	/* Attach if it exists, else create; a lost creation race loops back
+	 * to attach. Three rounds cover a file removed in between as well. */
+	for (int round = 0; round < 3; round++) {
+		int fd = open_existing(path);
+
+		if (fd >= 0) {
+			rc = attach_fd(fd, path, kind, &g, &found, &base);
+			close(fd);
+			return rc < 0 ? rc : pool_new(out, &found, base, path, -1, false);
+		}
+		if (fd != -ENOENT)
+			return open_error(path, fd);
+		rc = create_file(out, path, &g, mode);
+		if (rc != -EEXIST)
+			return rc;
+	}
+	return shpool_fail(-EAGAIN, "%s: appeared and vanished repeatedly while creating", path);
+}
+
+int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
+{
+	struct shpool_layout g;
+	uint8_t *base;
+	int fd, rc;
+
+	rc = check_out(out);
+	if (rc < 0)
+		return rc;
+	if (!path || !*path)
+		return shpool_fail(-EINVAL, "shpool_open needs a path");
+	fd = open_existing(path);
+	if (fd < 0)
+		return open_error(path, fd);
+	rc = attach_fd(fd, path, kind, NULL, &g, &base);
+	close(fd);
+	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false);
+}
+
+int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint64_t capacity,
+			uint32_t elem_size, const shpool_options *opts)
+{
+	struct shpool_layout g;
+	uint8_t *base;
+	int fd, rc;
+
+	rc = check_out(out);
+	if (rc < 0)
+		return rc;
+	rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
+	if (rc < 0)
+		return rc;
+	if (!name)
+		name = "shpool";
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return shpool_fail(-errno, "memfd_create(%s): %s", name, strerror(errno));
+	rc = size_fd(fd, g.total_size, name);
+	if (rc == 0)
+		rc = map_fd(fd, g.total_size, &base, name);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	header_write(base, &g);
+	/* Sealed: no peer can shrink the file under our mapping (SIGBUS). */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = shpool_fail(-errno, "%s: sealing the memfd: %s", name, strerror(errno));
+		munmap(base, g.total_size);
+		close(fd);
+		return rc;
+	}
+	return pool_new(out, &g, base, NULL, fd, true);
+}
+
+int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
+{
+	struct shpool_layout g;
+	uint8_t *base;
+	char name[32];
+	int own, seals, rc;
+
+	rc = check_out(out);
+	if (rc < 0)
+		return rc;
+	if (fd < 0)
+		return shpool_fail(-EBADF, "shpool_open_fd: bad fd %d", fd);
+	snprintf(name, sizeof(name), "fd %d", fd);
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return shpool_fail(-errno, "%s: %s", name, strerror(errno));
+	rc = attach_fd(own, name, kind, NULL, &g, &base);
+	if (rc < 0) {
+		close(own);
+		return rc;
+	}
+	/* A memfd sealed against shrinking is the kind shpool_create_memfd()
+	 * makes; anything else attached by fd is reported as not a memfd. */
+	seals = fcntl(own, F_GET_SEALS);
+	return pool_new(out, &g, base, NULL, own, seals >= 0 && (seals & F_SEAL_SHRINK));
+}
+
+void shpool_close(shpool_t *p)
+{
+	int evfd;
+
+	if (!p)
+		return;
+	evfd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
+	if (evfd >= 0)
+		close(evfd);
+	munmap(p->base, p->g.total_size);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->path);
+	free(p);
+}
+
+const char *shpool_path(shpool_t *p)
+{
+	return p ? p->path : NULL;
+}
+
+int shpool_memfd(shpool_t *p)
+{
+	return p && p->is_memfd ? p->fd : -1;
+}
+
+int shpool_sync(shpool_t *p)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (msync(p->base, p->g.total_size, MS_SYNC) < 0)
+		return shpool_fail(-errno, "msync: %s", strerror(errno));
+	return 0;
+}
+
+int shpool_unlink(shpool_t *p)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (!p->path)
+		return shpool_fail(-EINVAL, "shpool_unlink: pool is %s, it has no file",
+				   p->fd >= 0 ? "fd-backed" : "anonymous");
+	if (unlink(p->path) < 0)
+		return shpool_fail(-errno, "%s: unlink: %s", p->path, strerror(errno));
+	return 0;
+}
+
+uint64_t shpool_capacity(shpool_t *p)
+{
+	return p ? p->g.capacity : 0;
+}
+
+uint32_t shpool_elem_size(shpool_t *p)
+{
+	return p ? p->g.elem_size : 0;
+}
+
+size_t shpool_stride(shpool_t *p)
+{
+	return p ? p->g.stride : 0;
+}
+
+int shpool_kind_of(shpool_t *p)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	return (int)p->g.kind;
+}
+
+void *shpool_data_ptr(shpool_t *p)
+{
+	return p ? p->data : NULL;
+}
+
+void *shpool_ptr(shpool_t *p, uint64_t idx)
+{
+	if (!p || idx >= p->g.capacity)
+		return NULL;
+	return shpool_slot(p, idx);
+}

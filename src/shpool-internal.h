@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* What the .c files of libshpool share. Nothing here is exported. */
+#ifndef SHPOOL_INTERNAL_H
+#define SHPOOL_INTERNAL_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shpool.h"
+
+#define SHPOOL_HIDDEN __attribute__((visibility("hidden")))
+
+/* Every shared word must be a plain lock-free hardware atomic: the segment
+ * is shared between processes, so a lock-based fallback would be wrong. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
+
+#define SHPOOL_CACHELINE 64u
+
+/*
+ * ---- Segment layout, version 1 ----------------------------------------
+ *
+ * One mapping, every region starting on a cache-line boundary:
+ *
+ *   [0, 128)          struct shpool_header    immutable after creation
+ *   off_state         struct shpool_state     futex word, waiters, stats
+ *   off_level[0]      bitmap: one 64-bit word per cache line, word_bits
+ *                     slots per word, bit set = slot allocated
+ *   off_level[1..]    summary levels: bit j of level l set = word j of
+ *                     level l-1 is full (a hint, repaired when stale);
+ *                     packed 64 per word, the top level is one word
+ *   off_owner         one 64-bit owner record per slot (see recovery.c)
+ *   off_data          capacity slots of `stride` bytes
+ *
+ * The header is never trusted: attach recomputes the whole layout from
+ * (kind, capacity, elem_size, flags) and requires every stored field to
+ * match, then uses only its own computed copy. Bump SHPOOL_LAYOUT_VERSION on
+ * any change to this layout or to the meaning of a shared word.
+ */
+#define SHPOOL_MAGIC "SHPOOL\0\x01"
+#define SHPOOL_LAYOUT_VERSION 1u
+#define SHPOOL_MAX_LEVELS 6
+#define SHPOOL_STRIPES 16u
+#define SHPOOL_STR_PREFIX 8u /* STR slot: u32 length, u32 pad, bytes */
+
+struct shpool_header {
+	char magic[8];          /* SHPOOL_MAGIC */
+	uint32_t version;       /* SHPOOL_LAYOUT_VERSION */
+	uint32_t header_size;   /* sizeof(struct shpool_header) */
+	uint32_t kind;          /* shpool_kind */
+	uint32_t elem_size;     /* as created: max_len for STR */
+	uint64_t capacity;      /* slots */
+	uint32_t flags;         /* SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE */
+	uint32_t stride;        /* bytes from one slot's data to the next */
+	uint32_t word_shift;    /* log2(slots per bitmap word) */
+	uint32_t nlevels;       /* bitmap + summary levels */
+	uint64_t off_state;
+	uint64_t off_level[SHPOOL_MAX_LEVELS];
+	uint64_t off_owner;
+	uint64_t off_data;
+	uint64_t total_size;    /* the mapping (and file) size */
+};
+_Static_assert(sizeof(struct shpool_header) <= 128, "header fits its region");
+
+/* A stripe of statistics counters. Counters are bumped with a relaxed load
+ * and store, not an RMW: they are approximate by contract, and a locked
+ * instruction on the fast path would cost more than the allocation. Each
+ * stripe has its own cache line so threads on different stripes never
+ * share a line. */
+struct shpool_stripe {
+	_Atomic uint64_t allocs;
+	_Atomic uint64_t frees;
+	_Atomic uint64_t waits;
+	_Atomic uint64_t timeouts;
+	_Atomic uint64_t recoveries;
+	uint64_t pad[3];
+};
+_Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
+
+struct shpool_state {
+	/* Own line: written by blocking allocators only; a free only reads
+	 * `waiters`, so the line stays shared-clean while nobody waits. */
+	_Atomic uint32_t wake_seq; /* futex word: bumped by every waking free */
+	_Atomic uint32_t waiters;  /* allocators registered to sleep */
+	uint32_t pad[14];
+	struct shpool_stripe stripe[SHPOOL_STRIPES];
+};
+_Static_assert(sizeof(struct shpool_state) % SHPOOL_CACHELINE == 0, "lines");
+
+/* Where everything is, derived from the creation parameters alone. */
+struct shpool_layout {
+	shpool_kind kind;
+	uint32_t elem_size;
+	uint64_t capacity;
+	uint32_t flags;
+	uint32_t stride;
+	uint32_t word_shift;
+	uint32_t nlevels;
+	uint64_t nwords[SHPOOL_MAX_LEVELS];
+	uint64_t off_state;
+	uint64_t off_level[SHPOOL_MAX_LEVELS];
+	uint64_t off_owner;
+	uint64_t off_data;
+	uint64_t total_size;
+};
+
+/* The process-local handle. Geometry is copied here at attach and never
+ * re-read from the segment. */
+struct shpool {
+	struct shpool_layout g;
+	uint8_t *base;
+	struct shpool_state *st;
+	_Atomic uint64_t *level[SHPOOL_MAX_LEVELS];
+	_Atomic uint64_t *owner;
+	uint8_t *data;
+	char *path;       /* file-backed: the path; else NULL */
+	int fd;           /* memfd or open_fd duplicate; -1 for file/anonymous */
+	bool is_memfd;
+	_Atomic int evfd; /* this handle's eventfd, -1 if none (notify.c) */
+};
+
+/* L0 words are spread one per cache line. */
+#define SHPOOL_L0_SPREAD (SHPOOL_CACHELINE / sizeof(uint64_t))
+
+static inline _Atomic uint64_t *shpool_l0(const struct shpool *p, uint64_t w)
+{
+	return p->level[0] + w * SHPOOL_L0_SPREAD;
+}
+
+static inline uint64_t shpool_word_bits(const struct shpool *p)
+{
+	return UINT64_C(1) << p->g.word_shift;
+}
+
+/* The mask of valid bits in word w of level l (the last word may be
+ * partial). */
+static inline uint64_t shpool_full_mask(const struct shpool *p, unsigned l, uint64_t w)
+{
+	uint64_t per = l == 0 ? shpool_word_bits(p) : 64;
+	uint64_t items = l == 0 ? p->g.capacity : p->g.nwords[l - 1];
+	uint64_t left = items - w * per;
+	if (left >= per)
+		return per == 64 ? ~UINT64_C(0) : (UINT64_C(1) << per) - 1;
+	return (UINT64_C(1) << left) - 1;
+}
+
+static inline uint8_t *shpool_slot(const struct shpool *p, uint64_t idx)
+{
+	return p->data + idx * p->g.stride;
+}
+
+/* ---- errors (error.c) ---- */
+/* Record a detail for shpool_last_error() and return err (a -errno). */
+SHPOOL_HIDDEN int shpool_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define SHPOOL_CHECK_HANDLE(p) \
+	do { \
+		if (!(p)) \
+			return shpool_fail(-EINVAL, "%s: NULL pool handle", __func__); \
+	} while (0)
+
+/* ---- segment.c ---- */
+SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind,
+					uint64_t capacity, uint32_t elem_size,
+					uint32_t flags);
+/* Is idx a slot of p? Records -ERANGE detail when not. */
+SHPOOL_HIDDEN int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn);
+
+/* ---- identity (owner.c): who this process is, beyond its PID ---- */
+/* An owner record: pid in bits 0-21, a 2-bit tag, start time in 24-63. */
+#define SHPOOL_OWNER_PID_BITS 22
+#define SHPOOL_OWNER_PID_MASK ((UINT64_C(1) << SHPOOL_OWNER_PID_BITS) - 1)
+#define SHPOOL_OWNER_TAG_SHIFT 22
+#define SHPOOL_OWNER_FREEING (UINT64_C(1) << SHPOOL_OWNER_TAG_SHIFT)
+#define SHPOOL_OWNER_TAG_MASK (UINT64_C(3) << SHPOOL_OWNER_TAG_SHIFT)
+#define SHPOOL_OWNER_START_SHIFT 24
+/* This process's owner record (cached; refreshed after fork). */
+SHPOOL_HIDDEN uint64_t shpool_self(void);
+static inline pid_t shpool_owner_pid(uint64_t rec)
+{
+	return (pid_t)(rec & SHPOOL_OWNER_PID_MASK);
+}
+/* Same process, ignoring the tag bits. */
+static inline bool shpool_owner_same(uint64_t a, uint64_t b)
+{
+	return ((a ^ b) & ~SHPOOL_OWNER_TAG_MASK) == 0;
+}
+/* A per-thread small random number: where this thread starts searching
+ * and which stats stripe it bumps. */
+SHPOOL_HIDDEN uint32_t shpool_thread_seed(void);
+
+/* ---- alloc.c, shared with recovery.c ---- */
+/* Clear slot idx's bitmap bit and fix the summary; returns the old bit. */
+SHPOOL_HIDDEN bool shpool_bit_clear(struct shpool *p, uint64_t idx);
+/* Wake up to n blocked allocators (free paths call it after freeing). */
+SHPOOL_HIDDEN void shpool_wake(struct shpool *p, uint64_t n);
+
+static inline struct shpool_stripe *shpool_my_stripe(struct shpool *p)
+{
+	return &p->st->stripe[shpool_thread_seed() % SHPOOL_STRIPES];
+}
+/* Approximate counter bump: relaxed load + store, no RMW (see stripe). */
+static inline void shpool_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* ---- notify.c ---- */
+/* Called after free/free_n/recover_stale freed n slots. */
+SHPOOL_HIDDEN void shpool_notify_freed(struct shpool *p, uint64_t n);
+
+/* ---- test-only crash points ---- */
+#ifdef SHPOOL_TESTING
+SHPOOL_HIDDEN void shpool_crash_point(const char *name);
+#define SHPOOL_CRASH_POINT(name) shpool_crash_point(name)
+#else
+#define SHPOOL_CRASH_POINT(name) ((void)0)
+#endif
+
+#endif /* SHPOOL_INTERNAL_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char dir[256];
+static pid_t dir_owner;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_dir(void)
+{
+	/* Only the process that made it: forked test children share it. */
+	if (dir[0] && getpid() == dir_owner)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *test_dir(void)
+{
+	if (!dir[0] || getpid() != dir_owner) {
+		const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+		snprintf(dir, sizeof(dir), "%s/shpool-test-XXXXXX", base);
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			abort();
+		}
+		if (!dir_owner)
+			atexit(rm_dir);
+		dir_owner = getpid();
+	}
+	return dir;
+}
+
+char *test_path(const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", test_dir(), name) < 0)
+		abort();
+	return p;
+}
+
+pid_t test_fork(int (*fn)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		perror("fork");
+		abort();
+	}
+	if (pid == 0)
+		_exit(fn(arg));
+	return pid;
+}
+
+int test_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+int test_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

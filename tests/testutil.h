@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers for the Check test programs. */
+#ifndef SHPOOL_TESTUTIL_H
+#define SHPOOL_TESTUTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "shpool.h"
+
+/* Run one suite; the process exit status says whether all passed. */
+int test_run_suite(Suite *s);
+
+/* A fresh private directory for this test process (removed at exit), and a
+ * path inside it. */
+const char *test_dir(void);
+char *test_path(const char *name);
+
+/* fork(2) a child that runs fn(arg) and _exit()s with its return value. */
+pid_t test_fork(int (*fn)(void *arg), void *arg);
+/* Wait for pid; returns its exit status, or 128+signal if killed. */
+int test_wait(pid_t pid);
+
+/* Assert that rc is the code `want` and that shpool_last_error() contains
+ * `needle` (a clear message, not just a code). */
+#define ck_assert_fails(rc, want, needle) \
+	do { \
+		long long rc_ = (long long)(rc); \
+		ck_assert_msg(rc_ == (long long)(want), "%s returned %lld (%s), expected %s", #rc, \
+			      rc_, shpool_strerror((int)rc_), #want); \
+		ck_assert_msg(strstr(shpool_last_error(), (needle)) != NULL, \
+			      "last error \"%s\" lacks \"%s\"", shpool_last_error(), (needle)); \
+	} while (0)
+
+#endif
