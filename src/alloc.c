@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The allocator: a lock-free bitmap with a summary tree, and futex blocking.
+ *
+ * A slot is allocated when its bitmap bit is set. Its owner record (one
+ * 64-bit word per slot) is the claim token: an allocator first CASes the
+ * record from 0 to itself, and only then sets the bit; a free clears the bit
+ * first and the record last. So the record is never 0 while the bit is set,
+ * and a process that dies between any two steps leaves a record that names
+ * it (recovery.c reads these states).
+ *
+ * Search: each thread remembers the bitmap word it last allocated from (its
+ * hint, seeded per thread so processes start apart). When that word has no
+ * room, the summary tree (one "full" bit per word, 64-ary, up to one top
+ * word) finds another in O(log64 capacity) loads. Summary bits are hints:
+ * whoever fills a word sets its bit and then re-checks the word; whoever
+ * empties a full word clears the bit after emptying it. With both sides
+ * seq_cst, a set can only survive if no free came after the re-check.
+ *
+ * Blocking: a waiter registers in `waiters`, reads the futex word
+ * `wake_seq`, searches once more, then sleeps on wake_seq. A free that sees
+ * waiters bumps wake_seq and wakes as many as it freed. See shpool_wake()
+ * for why no wake-up is lost.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shpool-internal.h"
+
+#define NONE UINT64_MAX
+#define RETRY (UINT64_MAX - 1)
+
+/* This thread's search hint: the L0 word it last allocated from. `seed`
+ * detects a fork (the child gets a new seed) so parent and child do not
+ * keep searching from the same word. */
+static _Thread_local struct {
+	uint32_t seed;
+	uint64_t word;
+} hint;
+
+static uint64_t hint_word(const struct shpool *p)
+{
+	uint32_t seed = shpool_thread_seed();
+
+	if (hint.seed != seed) {
+		hint.seed = seed;
+		hint.word = seed;
+	}
+	return hint.word % p->g.nwords[0];
+}
+
+static inline uint64_t bit_of(const struct shpool *p, uint64_t idx)
+{
+	return UINT64_C(1) << (idx & (shpool_word_bits(p) - 1));
+}
+
+static inline _Atomic uint64_t *level_word(const struct shpool *p, unsigned l, uint64_t w)
+{
+	return l == 0 ? shpool_l0(p, w) : &p->level[l][w];
+}
+
+static bool word_full(const struct shpool *p, unsigned l, uint64_t w)
+{
+	uint64_t m = shpool_full_mask(p, l, w);
+
+	/* seq_cst: this is the re-check of summary_mark_full(); it must come
+	 * after that function's set in the single total order. */
+	return (atomic_load(level_word(p, l, w)) & m) == m;
+}
+
+/* Word c of level l-1 has room again: clear its bit in level l, and go up
+ * while a word stops being full. */
+static void summary_mark_room(struct shpool *p, unsigned l, uint64_t c)
+{
+	for (; l < p->g.nlevels; l++) {
+		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
+		/* seq_cst RMW: comes after the RMW that emptied the child; pairs
+		 * with the set-then-recheck in summary_mark_full(). */
+		uint64_t old = atomic_fetch_and(&p->level[l][w], ~bit);
+
+		if (!(old & bit) || old != shpool_full_mask(p, l, w))
+			return;
+		c = w;
+	}
+}
+
+/* Word c of level l-1 was seen full: set its bit in level l, re-check the
+ * child, and go up while a word becomes full. */
+static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
+{
+	for (; l < p->g.nlevels; l++) {
+		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
+		uint64_t m = shpool_full_mask(p, l, w), old;
+
+		/* A plain look first: the bit is usually set already, and an RMW
+		 * would bounce the line for nothing. */
+		if (atomic_load_explicit(&p->level[l][w], memory_order_relaxed) & bit)
+			return;
+		/* seq_cst RMW: pairs with summary_mark_room(); see word_full(). */
+		old = atomic_fetch_or(&p->level[l][w], bit);
+		if (!word_full(p, l - 1, c)) {
+			/* A free emptied the child after we saw it full, and may
+			 * have missed our bit: undo. */
+			summary_mark_room(p, l, c);
+			return;
+		}
+		if ((old & bit) || (old | bit) != m)
+			return;
+		c = w;
+	}
+}
+
+/* An L0 word that the summary says has room: the next one after `from` in
+ * index order, wrapping at the top level. NONE when the summary says all
+ * are full, RETRY after repairing a stale summary bit. */
+static uint64_t find_word(struct shpool *p, uint64_t from)
+{
+	unsigned top = p->g.nlevels - 1, l;
+	uint64_t c = from;
+
+	if (top == 0)
+		return NONE;
+	/* Climb until a level has a not-full entry after our position. */
+	for (l = 1;; l++) {
+		uint64_t w = c >> 6, pos = c & 63;
+		/* seq_cst loads here and below: a blocked allocator's last look
+		 * must see every free ordered before its registration (see
+		 * shpool_wake()); on x86 they are plain loads. */
+		uint64_t room = ~atomic_load(&p->level[l][w]) & shpool_full_mask(p, l, w);
+		uint64_t after = pos == 63 ? 0 : room & (~UINT64_C(0) << (pos + 1));
+
+		if (after) {
+			c = (w << 6) + (uint64_t)__builtin_ctzll(after);
+			break;
+		}
+		if (l == top) {
+			if (!room)
+				return NONE;
+			c = (w << 6) + (uint64_t)__builtin_ctzll(room);
+			break;
+		}
+		c = w;
+	}
+	/* c is a word of level l-1 with room; descend to level 0. */
+	for (; l > 1; l--) {
+		uint64_t room = ~atomic_load(&p->level[l - 1][c]) & shpool_full_mask(p, l - 1, c);
+
+		if (!room) {
+			/* Stale hint (a crash between a fill and its mark, or a
+			 * race we are about to lose): repair, then search again. */
+			summary_mark_full(p, l, c);
+			return RETRY;
+		}
+		c = (c << 6) + (uint64_t)__builtin_ctzll(room);
+	}
+	return c;
+}
+
+/* Claim up to `want` free slots of L0 word w: owner records first (CAS
+ * from 0), then one fetch_or for all their bits. Stores their indices in
+ * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
+ * word as it was read. */
+static int64_t claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want,
+			     uint64_t *out, uint64_t *seen)
+{
+	_Atomic uint64_t *word = shpool_l0(p, w);
+	uint64_t mask = shpool_full_mask(p, 0, w);
+	uint64_t v = atomic_load(word); /* seq_cst: see find_word() */
+	uint64_t room = ~v & mask, got = 0, n = 0, old;
+
+	*seen = v;
+	while (room && n < want) {
+		unsigned b = (unsigned)__builtin_ctzll(room);
+		uint64_t idx = (w << p->g.word_shift) + b, expect = 0;
+
+		room &= room - 1;
+		/* seq_cst (acquire needed): pairs with the release store of 0
+		 * in free_bits(), so the previous owner's use of the slot
+		 * happens-before ours. A failure means another allocator holds
+		 * the claim (or a dead one does: recovery's job). */
+		if (!atomic_compare_exchange_strong(&p->owner[idx], &expect, self))
+			continue;
+		got |= UINT64_C(1) << b;
+		out[n++] = idx;
+	}
+	if (!got)
+		return 0;
+	SHPOOL_CRASH_POINT("alloc.owner_claimed");
+	/* seq_cst: publishes the allocation to is_allocated()/used() and
+	 * orders it before the summary update. */
+	old = atomic_fetch_or(word, got);
+	if (old & got)
+		return shpool_fail(-EUCLEAN, "slot %" PRIu64 ": bitmap bit set without an owner "
+				   "record (segment damaged; run shpool_check)",
+				   (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(old & got));
+	SHPOOL_CRASH_POINT("alloc.bits_set");
+	if (((old | got) & mask) == mask && p->g.nlevels > 1)
+		summary_mark_full(p, 1, w);
+	return (int64_t)n;
+}
+
+/* Claim up to `want` slots into out, from this thread's hint onward. Returns
+ * how many (fewer only when a pass found no more room) or -EUCLEAN, with
+ * *claimed always the number held. */
+static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, uint64_t *claimed)
+{
+	uint64_t w = hint_word(p), n = 0, seen;
+	/* Each round claims something or moves on to another word; the bound
+	 * only stops a pathological segment (every free bit held by dead
+	 * claimants) from being walked more than about twice. */
+	uint64_t rounds = 2 * p->g.nwords[0] + 8 * p->g.nlevels + 16;
+	int rc = 0;
+
+	while (n < want && rounds--) {
+		int64_t k = claim_in_word(p, w, self, want - n, out + n, &seen);
+
+		if (k < 0) {
+			rc = (int)k;
+			break;
+		}
+		n += (uint64_t)k;
+		if (n == want)
+			break;
+		/* Lost a slot to a racing claim: look at this word again if it
+		 * changed since, rather than report a full pool. */
+		if (k == 0 && (~seen & shpool_full_mask(p, 0, w)) &&
+		    atomic_load(shpool_l0(p, w)) != seen)
+			continue;
+		if ((seen & shpool_full_mask(p, 0, w)) == shpool_full_mask(p, 0, w) &&
+		    p->g.nlevels > 1)
+			summary_mark_full(p, 1, w); /* repairs a stale "has room" */
+		uint64_t next = find_word(p, w);
+		if (next == NONE)
+			break;
+		if (next != RETRY)
+			w = next;
+	}
+	hint.word = w;
+	*claimed = n;
+	return rc;
+}
+
+/* Free the slots `bits` of L0 word w, whose owner records name the caller:
+ * bitmap first, then the records. Returns the bits that were allocated. */
+static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
+{
+	/* seq_cst: the bit clear is the free; ordered before the fence in
+	 * shpool_wake() and before the summary clear. */
+	uint64_t old = atomic_fetch_and(shpool_l0(p, w), ~bits);
+	uint64_t freed = old & bits, mask = shpool_full_mask(p, 0, w);
+
+	if (!freed)
+		return 0;
+	SHPOOL_CRASH_POINT("free.bits_cleared");
+	for (uint64_t f = freed; f; f &= f - 1) {
+		uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(f);
+		/* release: everything done with the slot happens-before the
+		 * next owner's claim (its CAS in claim_in_word()). */
+		atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
+	}
+	if ((old & mask) == mask && p->g.nlevels > 1)
+		summary_mark_room(p, 1, w);
+	return freed;
+}
+
+bool shpool_bit_clear(struct shpool *p, uint64_t idx)
+{
+	return free_bits(p, idx >> p->g.word_shift, bit_of(p, idx)) != 0;
+}
+
+/* Free one slot. 0, or -ENOENT if it was not allocated. */
+static int free_one(struct shpool *p, uint64_t idx, uint64_t self)
+{
+	uint64_t w = idx >> p->g.word_shift, bit = bit_of(p, idx);
+	/* acquire: read the record of the allocation whose bit we clear. */
+	uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+	uint64_t tagged = self | SHPOOL_OWNER_FREEING;
+
+	if (rec == self)
+		return free_bits(p, w, bit) ? 0 : -ENOENT;
+	/* Another process's slot (handed over, or its owner died). Tag the
+	 * record with us first: if we die before finishing, recovery sees a
+	 * dead freer, not the owner (who may be alive), and finishes. */
+	if (rec == 0 || (rec & SHPOOL_OWNER_TAG_MASK) || !(atomic_load(shpool_l0(p, w)) & bit))
+		return -ENOENT;
+	/* seq_cst: one of two racing frees wins the record. */
+	if (!atomic_compare_exchange_strong(&p->owner[idx], &rec, tagged))
+		return -ENOENT;
+	SHPOOL_CRASH_POINT("free.owner_tagged");
+	if (free_bits(p, w, bit))
+		return 0;
+	/* The bit was clear: the slot was freed and is being claimed again
+	 * by its owner between our looks. Hand the record back. */
+	atomic_compare_exchange_strong(&p->owner[idx], &tagged, rec);
+	return -ENOENT;
+}
+
+static void futex_wake(_Atomic uint32_t *addr, int n)
+{
+	/* Not FUTEX_PRIVATE_FLAG: waiters are in other processes. */
+	syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* Sleep while *addr == val, until the absolute CLOCK_MONOTONIC deadline
+ * (NULL: forever). 0 when woken, else -EAGAIN, -EINTR, -ETIMEDOUT. */
+static int futex_wait_until(_Atomic uint32_t *addr, uint32_t val, const struct timespec *deadline)
+{
+	long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, deadline, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+
+	return r < 0 ? -errno : 0;
+}
+
+void shpool_wake(struct shpool *p, uint64_t n)
+{
+	if (n == 0)
+		return;
+	/* seq_cst fence: orders the frees before it (bit clears, owner
+	 * stores) before the `waiters` load. Pairs with the seq_cst
+	 * fetch_add of `waiters` in alloc_wait(), which precedes the waiter's
+	 * last search: either that search sees our free, or this load sees
+	 * the waiter. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&p->st->waiters, memory_order_relaxed) == 0)
+		return;
+	/* Bump before waking: a waiter between its wake_seq read and its
+	 * futex_wait() then fails the futex compare and searches again. */
+	atomic_fetch_add(&p->st->wake_seq, 1);
+	futex_wake(&p->st->wake_seq, n > INT_MAX ? INT_MAX : (int)n);
+}
+
+/* Claim all n slots or none. 0, -EAGAIN, -EUCLEAN. */
+static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n);
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The slow path: sleep on the futex until n slots can be claimed or the
+ * deadline passes. A signal runs its handler and the wait goes on to the
+ * same absolute deadline, i.e. with the time that is left. */
+static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms)
+{
+	struct shpool_stripe *s = shpool_my_stripe(p);
+	struct timespec deadline;
+	int rc;
+
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+	shpool_stat_add(&s->waits, 1);
+	for (;;) {
+		/* seq_cst: registers us before our last look; pairs with the
+		 * fence in shpool_wake(). */
+		atomic_fetch_add(&p->st->waiters, 1);
+		uint32_t seq = atomic_load(&p->st->wake_seq);
+		int wr = 0;
+
+		rc = claim_all(p, self, out, n);
+		if (rc == -EAGAIN)
+			wr = futex_wait_until(&p->st->wake_seq, seq, timeout_ms > 0 ? &deadline : NULL);
+		/* relaxed: we are awake, and register again before sleeping. */
+		atomic_fetch_sub_explicit(&p->st->waiters, 1, memory_order_relaxed);
+		if (rc != -EAGAIN)
+			return rc;
+		if (wr == -ETIMEDOUT) {
+			/* A free that raced the deadline still counts. */
+			rc = claim_all(p, self, out, n);
+			if (rc != -EAGAIN)
+				return rc;
+			shpool_stat_add(&s->timeouts, 1);
+			return shpool_fail(-ETIMEDOUT, "no free slot within %d ms", timeout_ms);
+		}
+		if (wr != 0 && wr != -EAGAIN && wr != -EINTR)
+			return shpool_fail(wr, "futex wait: %s", strerror(-wr));
+	}
+}
+
+/* Give back slots this process just claimed (an incomplete batch); returns
+ * how many were freed. */
+static uint64_t release_own(struct shpool *p, const uint64_t *idx, uint64_t n)
+{
+	uint64_t freed = 0;
+
+	for (uint64_t i = 0; i < n; i++)
+		freed += shpool_bit_clear(p, idx[i]);
+	return freed;
+}
+
+static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n)
+{
+	uint64_t got;
+	int rc = claim(p, self, out, n, &got);
+
+	if (rc == 0 && got == n)
+		return 0;
+	/* All or nothing, and never hold part of a batch while sleeping:
+	 * two half-served batches would wait on each other forever. */
+	shpool_wake(p, release_own(p, out, got));
+	return rc < 0 ? rc : -EAGAIN;
+}
+
+static int alloc_slots(struct shpool *p, uint64_t *out, uint64_t n, int timeout_ms)
+{
+	uint64_t self = shpool_self();
+	int rc = claim_all(p, self, out, n);
+
+	if (rc == -EAGAIN && timeout_ms != 0)
+		rc = alloc_wait(p, self, out, n, timeout_ms);
+	if (rc == -EAGAIN)
+		return n == 1 ? shpool_fail(rc, "pool full (%" PRIu64 " slots)", p->g.capacity)
+			      : shpool_fail(rc, "no room for %" PRIu64 " slots at once", n);
+	if (rc < 0)
+		return rc;
+	if (!(p->g.flags & SHPOOL_NO_ZERO))
+		for (uint64_t i = 0; i < n; i++)
+			memset(shpool_slot(p, out[i]), 0, p->g.stride);
+	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
+	return 0;
+}
+
+int64_t shpool_alloc(shpool_t *p, int timeout_ms)
+{
+	uint64_t idx;
+	int rc;
+
+	SHPOOL_CHECK_HANDLE(p);
+	rc = alloc_slots(p, &idx, 1, timeout_ms);
+	return rc < 0 ? rc : (int64_t)idx;
+}
+
+int64_t shpool_try_alloc(shpool_t *p)
+{
+	return shpool_alloc(p, 0);
+}
+
+int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (n == 0)
+		return 0;
+	if (!out)
+		return shpool_fail(-EINVAL, "shpool_alloc_n: out is NULL");
+	if (n > p->g.capacity)
+		return shpool_fail(-EINVAL, "shpool_alloc_n: batch of %zu exceeds capacity %" PRIu64,
+				   n, p->g.capacity);
+	return alloc_slots(p, out, n, timeout_ms);
+}
+
+static void freed_n(struct shpool *p, uint64_t n)
+{
+	if (n == 0)
+		return;
+	shpool_stat_add(&shpool_my_stripe(p)->frees, n);
+	shpool_wake(p, n);
+	shpool_notify_freed(p, n);
+}
+
+int shpool_free(shpool_t *p, uint64_t idx)
+{
+	int rc;
+
+	SHPOOL_CHECK_HANDLE(p);
+	rc = shpool_check_index(p, idx, __func__);
+	if (rc < 0)
+		return rc;
+	rc = free_one(p, idx, shpool_self());
+	if (rc < 0)
+		return shpool_fail(rc, "shpool_free: slot %" PRIu64 " is not allocated", idx);
+	freed_n(p, 1);
+	return 0;
+}
+
+int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n)
+{
+	uint64_t self, count = 0, skipped = 0;
+	size_t i = 0;
+
+	SHPOOL_CHECK_HANDLE(p);
+	if (n && !idx)
+		return shpool_fail(-EINVAL, "shpool_free_n: idx is NULL");
+	self = shpool_self();
+	while (i < n) {
+		uint64_t w, bits = 0;
+
+		if (idx[i] >= p->g.capacity) {
+			skipped++;
+			i++;
+			continue;
+		}
+		/* A run of our own slots in one word is freed with one RMW. */
+		w = idx[i] >> p->g.word_shift;
+		while (i < n && idx[i] < p->g.capacity && idx[i] >> p->g.word_shift == w &&
+		       atomic_load_explicit(&p->owner[idx[i]], memory_order_relaxed) == self)
+			bits |= bit_of(p, idx[i++]);
+		if (bits)
+			count += (uint64_t)__builtin_popcountll(free_bits(p, w, bits));
+		else
+			count += free_one(p, idx[i++], self) == 0;
+	}
+	if (count < n)
+		shpool_fail(-ENOENT, "shpool_free_n: %zu of %zu were not allocated%s",
+			    n - (size_t)count, n, skipped ? " or out of range" : "");
+	freed_n(p, count);
+	return (int64_t)count;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+int shpool_is_allocated(shpool_t *p, uint64_t idx)
+{
+	int rc;
+
+	SHPOOL_CHECK_HANDLE(p);
+	rc = shpool_check_index(p, idx, __func__);
+	if (rc < 0)
+		return rc;
+	/* acquire: a caller that sees the bit may then read the slot. */
+	return !!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift),
+				       memory_order_acquire) & bit_of(p, idx));
+}
+
+/* Derived from the bitmap, never kept as a counter: it cannot drift after a
+ * crash, and costs one load per 64 slots (not a contended line per alloc). */
+uint64_t shpool_used(shpool_t *p)
+{
+	uint64_t n = 0;
+
+	if (!p)
+		return 0;
+	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
+		n += (uint64_t)__builtin_popcountll(
+			atomic_load_explicit(shpool_l0(p, w), memory_order_relaxed) &
+			shpool_full_mask(p, 0, w));
+	return n;
+}
+
+uint64_t shpool_available(shpool_t *p)
+{
+	return p ? p->g.capacity - shpool_used(p) : 0;
+}
+
+/* Visit allocated slots ascending; stop at the first non-zero from fn. */
+static int walk(struct shpool *p, int (*fn)(struct shpool *, uint64_t, void *), void *arg)
+{
+	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
+		/* acquire: fn may read slots whose bit it sees. */
+		uint64_t v = atomic_load_explicit(shpool_l0(p, w), memory_order_acquire) &
+			     shpool_full_mask(p, 0, w);
+
+		for (; v; v &= v - 1) {
+			int r = fn(p, (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(v), arg);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+struct collect {
+	uint64_t *out;
+	size_t max;
+	uint64_t count;
+};
+
+static int collect_one(struct shpool *p, uint64_t idx, void *arg)
+{
+	struct collect *c = arg;
+
+	(void)p;
+	if (c->count < c->max)
+		c->out[c->count] = idx;
+	c->count++;
+	return 0;
+}
+
+int64_t shpool_allocated_slots(shpool_t *p, uint64_t *out, size_t max)
+{
+	struct collect c = { out, max, 0 };
+
+	SHPOOL_CHECK_HANDLE(p);
+	if (max && !out)
+		return shpool_fail(-EINVAL, "shpool_allocated_slots: out is NULL");
+	walk(p, collect_one, &c);
+	return (int64_t)c.count;
+}
+
+int shpool_each_allocated(shpool_t *p, int (*fn)(shpool_t *, uint64_t, void *), void *arg)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (!fn)
+		return shpool_fail(-EINVAL, "shpool_each_allocated: fn is NULL");
+	return walk(p, fn, arg);
+}
+
+int shpool_stats(shpool_t *p, shpool_stats_t *out)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (!out)
+		return shpool_fail(-EINVAL, "shpool_stats: out is NULL");
+	memset(out, 0, sizeof(*out));
+	out->capacity = p->g.capacity;
+	out->elem_size = p->g.elem_size;
+	out->used = shpool_used(p);
+	out->available = p->g.capacity - out->used;
+	out->waiters = atomic_load_explicit(&p->st->waiters, memory_order_relaxed);
+	out->mmap_size = p->g.total_size;
+	for (unsigned i = 0; i < SHPOOL_STRIPES; i++) {
+		struct shpool_stripe *s = &p->st->stripe[i];
+		/* relaxed: the counters are approximate by contract. */
+		out->allocs += atomic_load_explicit(&s->allocs, memory_order_relaxed);
+		out->frees += atomic_load_explicit(&s->frees, memory_order_relaxed);
+		out->waits += atomic_load_explicit(&s->waits, memory_order_relaxed);
+		out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
+		out->recoveries += atomic_load_explicit(&s->recoveries, memory_order_relaxed);
+	}
+	return 0;
+}
