@@ -19,7 +19,7 @@
  *
  * Blocking: a waiter registers in `waiters`, reads the futex word
  * `wake_seq`, searches once more, then sleeps on wake_seq. A free that sees
- * waiters bumps wake_seq and wakes as many as it freed. See shpool_wake()
+ * waiters bumps wake_seq and wakes as many as it freed. See wake()
  * for why no wake-up is lost.
  */
 #define _GNU_SOURCE
@@ -131,7 +131,7 @@ static uint64_t find_word(struct shpool *p, uint64_t from)
 		uint64_t w = c >> 6, pos = c & 63;
 		/* seq_cst loads here and below: a blocked allocator's last look
 		 * must see every free ordered before its registration (see
-		 * shpool_wake()); on x86 they are plain loads. */
+		 * wake()); on x86 they are plain loads. */
 		uint64_t room = ~atomic_load(&p->level[l][w]) & shpool_full_mask(p, l, w);
 		uint64_t after = pos == 63 ? 0 : room & (~UINT64_C(0) << (pos + 1));
 
@@ -251,7 +251,7 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
 {
 	/* seq_cst: the bit clear is the free; ordered before the fence in
-	 * shpool_wake() and before the summary clear. */
+	 * wake() and before the summary clear. */
 	uint64_t old = atomic_fetch_and(shpool_l0(p, w), ~bits);
 	uint64_t freed = old & bits, mask = shpool_full_mask(p, 0, w);
 
@@ -317,10 +317,11 @@ static int futex_wait_until(_Atomic uint32_t *addr, uint32_t val, const struct t
 	return r < 0 ? -errno : 0;
 }
 
-void shpool_wake(struct shpool *p, uint64_t n)
+/* Returns 1 if it bumped wake_seq (there were waiters), else 0. */
+static unsigned wake(struct shpool *p, uint64_t n)
 {
 	if (n == 0)
-		return;
+		return 0;
 	/* seq_cst fence: orders the frees before it (bit clears, owner
 	 * stores) before the `waiters` load. Pairs with the seq_cst
 	 * fetch_add of `waiters` in alloc_wait(), which precedes the waiter's
@@ -328,15 +329,32 @@ void shpool_wake(struct shpool *p, uint64_t n)
 	 * the waiter. */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&p->st->waiters, memory_order_relaxed) == 0)
-		return;
+		return 0;
 	/* Bump before waking: a waiter between its wake_seq read and its
 	 * futex_wait() then fails the futex compare and searches again. */
 	atomic_fetch_add(&p->st->wake_seq, 1);
 	futex_wake(&p->st->wake_seq, n > INT_MAX ? INT_MAX : (int)n);
+	return 1;
 }
 
-/* Claim all n slots or none. 0, -EAGAIN, -EUCLEAN. */
-static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n);
+void shpool_wake(struct shpool *p, uint64_t n)
+{
+	wake(p, n);
+}
+
+/* Claim all n slots or none. 0, -EAGAIN, -EUCLEAN. *bumps counts the
+ * wake_seq bumps our own rollback made. */
+static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
+		     unsigned *bumps);
+
+static bool past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
 
 static void deadline_after(struct timespec *ts, int ms)
 {
@@ -362,22 +380,27 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		deadline_after(&deadline, timeout_ms);
 	shpool_stat_add(&s->waits, 1);
 	for (;;) {
-		/* seq_cst: registers us before our last look; pairs with the
-		 * fence in shpool_wake(). */
-		atomic_fetch_add(&p->st->waiters, 1);
-		uint32_t seq = atomic_load(&p->st->wake_seq);
+		unsigned bumps = 0;
 		int wr = 0;
 
-		rc = claim_all(p, self, out, n);
+		/* seq_cst: registers us before our last look; pairs with the
+		 * fence in wake(). */
+		atomic_fetch_add(&p->st->waiters, 1);
+		uint32_t seq = atomic_load(&p->st->wake_seq);
+
+		rc = claim_all(p, self, out, n, &bumps);
+		/* Sleep only if nobody but our own rollback moved wake_seq:
+		 * any other bump is a free we must look at first. */
 		if (rc == -EAGAIN)
-			wr = futex_wait_until(&p->st->wake_seq, seq, timeout_ms > 0 ? &deadline : NULL);
+			wr = futex_wait_until(&p->st->wake_seq, seq + bumps,
+					      timeout_ms > 0 ? &deadline : NULL);
 		/* relaxed: we are awake, and register again before sleeping. */
 		atomic_fetch_sub_explicit(&p->st->waiters, 1, memory_order_relaxed);
 		if (rc != -EAGAIN)
 			return rc;
-		if (wr == -ETIMEDOUT) {
+		if (wr == -ETIMEDOUT || (timeout_ms > 0 && past(&deadline))) {
 			/* A free that raced the deadline still counts. */
-			rc = claim_all(p, self, out, n);
+			rc = claim_all(p, self, out, n, &bumps);
 			if (rc != -EAGAIN)
 				return rc;
 			shpool_stat_add(&s->timeouts, 1);
@@ -399,7 +422,8 @@ static uint64_t release_own(struct shpool *p, const uint64_t *idx, uint64_t n)
 	return freed;
 }
 
-static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n)
+static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
+		     unsigned *bumps)
 {
 	uint64_t got;
 	int rc = claim(p, self, out, n, &got);
@@ -408,14 +432,15 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n)
 		return 0;
 	/* All or nothing, and never hold part of a batch while sleeping:
 	 * two half-served batches would wait on each other forever. */
-	shpool_wake(p, release_own(p, out, got));
+	*bumps += wake(p, release_own(p, out, got));
 	return rc < 0 ? rc : -EAGAIN;
 }
 
 static int alloc_slots(struct shpool *p, uint64_t *out, uint64_t n, int timeout_ms)
 {
 	uint64_t self = shpool_self();
-	int rc = claim_all(p, self, out, n);
+	unsigned bumps = 0;
+	int rc = claim_all(p, self, out, n, &bumps);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = alloc_wait(p, self, out, n, timeout_ms);
@@ -464,7 +489,7 @@ static void freed_n(struct shpool *p, uint64_t n)
 	if (n == 0)
 		return;
 	shpool_stat_add(&shpool_my_stripe(p)->frees, n);
-	shpool_wake(p, n);
+	wake(p, n);
 	shpool_notify_freed(p, n);
 }
 
