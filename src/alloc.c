@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -652,4 +653,57 @@ int shpool_stats(shpool_t *p, shpool_stats_t *out)
 		out->recoveries += atomic_load_explicit(&s->recoveries, memory_order_relaxed);
 	}
 	return 0;
+}
+
+/* ---- summary repair and audit (recovery.c) --------------------------- */
+
+/* Walk every summary bit against its child, bottom up. With `fix`, make the
+ * hints true (safe during live traffic: both helpers re-check); with `report`,
+ * describe each wrong bit. Returns how many were wrong. */
+static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
+{
+	uint64_t wrong = 0;
+
+	for (unsigned l = 1; l < p->g.nlevels; l++)
+		for (uint64_t c = 0; c < p->g.nwords[l - 1]; c++) {
+			uint64_t bit = UINT64_C(1) << (c & 63);
+			bool marked = atomic_load(&p->level[l][c >> 6]) & bit;
+			bool full = word_full(p, l - 1, c);
+
+			if (marked == full)
+				continue;
+			wrong++;
+			if (report)
+				fprintf(report, "summary level %u: word %" PRIu64 " of level %u is %s "
+					"but marked %s%s\n", l, c, l - 1, full ? "full" : "not full",
+					marked ? "full" : "not full",
+					marked ? " (its free slots are unreachable)" : " (harmless)");
+			if (fix && full)
+				summary_mark_full(p, l, c);
+			else if (fix)
+				summary_mark_room(p, l, c);
+		}
+	return wrong;
+}
+
+uint64_t shpool_summary_repair(struct shpool *p)
+{
+	return summary_walk(p, true, NULL);
+}
+
+uint64_t shpool_summary_audit(struct shpool *p, FILE *report)
+{
+	uint64_t wrong = 0;
+
+	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
+		uint64_t v = atomic_load(shpool_l0(p, w)), mask = shpool_full_mask(p, 0, w);
+
+		if (v & ~mask) {
+			wrong++;
+			if (report)
+				fprintf(report, "bitmap word %" PRIu64 ": bits set beyond the last "
+					"slot (0x%" PRIx64 ")\n", w, v & ~mask);
+		}
+	}
+	return wrong + summary_walk(p, false, report);
 }

@@ -2,10 +2,14 @@
 /* Slot ownership: who this process is, stale-owner recovery, reset. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shpool-internal.h"
@@ -25,31 +29,34 @@ static _Atomic uint64_t self_record; /* 0: not computed in this process */
 static _Thread_local uint32_t thread_seed;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-/* Start time of pid in clock ticks, 0 if /proc cannot tell. */
-static uint64_t proc_start_time(pid_t pid)
+/* Read /proc/PID/stat: the state letter and the start time (clock ticks
+ * since boot, masked to the record's width). -errno if unreadable. */
+static int proc_stat(pid_t pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
+	unsigned long long st;
 	FILE *f;
 	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return -errno;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
+	/* comm may hold spaces and parentheses: fields resume after the last
+	 * ')'. Each space after it starts the next field, from field 3 (the
+	 * state) on; stop at the one before field 22, the start time. */
 	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* After ')' come fields 3..; start time is field 22. */
-	for (int field = 3; field < 22 && p; field++)
+	if (!p || sscanf(p + 1, " %c", state) != 1)
+		return -EINVAL;
+	for (int field = 3; field <= 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &start) != 1)
-		return 0;
-	return (uint64_t)start & ((UINT64_C(1) << START_BITS) - 1);
+	if (!p || sscanf(p + 1, "%llu", &st) != 1)
+		return -EINVAL;
+	*start = (uint64_t)st & ((UINT64_C(1) << START_BITS) - 1);
+	return 0;
 }
 
 static uint64_t make_record(pid_t pid, uint64_t start)
@@ -72,12 +79,15 @@ static void register_atfork(void)
 
 static uint64_t self_slow(void)
 {
+	uint64_t rec, start = 0;
+	char state;
 	pid_t pid;
-	uint64_t rec;
 
 	pthread_once(&atfork_once, register_atfork);
 	pid = getpid();
-	rec = make_record(pid, proc_start_time(pid));
+	if (proc_stat(pid, &state, &start) < 0)
+		start = 0; /* no /proc: PID-only identity, see proc_liveness() */
+	rec = make_record(pid, start);
 	/* relaxed: the record is a self-contained value; threads racing here
 	 * compute the same one. */
 	atomic_store_explicit(&self_record, rec, memory_order_relaxed);
@@ -124,21 +134,165 @@ pid_t shpool_owner(shpool_t *p, uint64_t idx)
 	return shpool_owner_pid(rec);
 }
 
+/* ---- liveness ---------------------------------------------------------
+ *
+ * An owner is alive when a process with its PID exists, is not a zombie,
+ * and (if the record carries one) has its start time. When /proc cannot
+ * tell (hidepid, no /proc), an existing PID counts as alive: recovery may
+ * then leave a slot held, but never frees a live process's slot.
+ */
+
+enum { DEAD, ALIVE };
+
+static int proc_liveness(pid_t pid, uint64_t start)
+{
+	uint64_t st;
+	char state;
+	int rc;
+
+	if (pid <= 0)
+		return DEAD; /* no process has PID 0: a damaged record */
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return DEAD;
+	rc = proc_stat(pid, &state, &st);
+	if (rc == -ENOENT)
+		return kill(pid, 0) < 0 && errno == ESRCH ? DEAD : ALIVE;
+	if (rc < 0)
+		return ALIVE;
+	if (state == 'Z' || state == 'X')
+		return DEAD; /* exited, not yet reaped: it will never free */
+	/* A record made without /proc has start 0: PID-only identity. */
+	return start == 0 || st == start ? ALIVE : DEAD;
+}
+
+/* A small cache for one recovery pass: many slots share few owners. */
+struct liveness_cache {
+	uint64_t rec[64];
+	uint8_t alive[64];
+};
+
+static bool owner_alive(struct liveness_cache *c, uint64_t rec)
+{
+	uint64_t id = rec & ~SHPOOL_OWNER_TAG_MASK;
+	unsigned h = (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 58);
+
+	if (id == (shpool_self() & ~SHPOOL_OWNER_TAG_MASK))
+		return true;
+	if (c->rec[h] != id) {
+		c->rec[h] = id;
+		c->alive[h] = proc_liveness(shpool_owner_pid(id),
+					    id >> SHPOOL_OWNER_START_SHIFT) == ALIVE;
+	}
+	return c->alive[h];
+}
+
+/* Finish whatever a dead process left in slot idx's record. Returns 1 if an
+ * allocated slot was freed, 0 if only a stuck claim was released, -1 if the
+ * record changed under us (a live process acted first: leave it). */
+static int recover_slot(struct shpool *p, uint64_t idx, uint64_t rec)
+{
+	uint64_t mine = shpool_self() | SHPOOL_OWNER_FREEING;
+
+	/* seq_cst: take the record over, tagged with us, so a racing
+	 * shpool_free() or recovery acts at most once, and a recovery that
+	 * dies here is itself finished by the next. */
+	if (!atomic_compare_exchange_strong(&p->owner[idx], &rec, mine))
+		return -1;
+	SHPOOL_CRASH_POINT("recover.tagged");
+	/* Clears the bit if set, then the record (release). */
+	if (shpool_bit_clear(p, idx))
+		return 1;
+	/* Bit already clear: a claim that never set it, or a free that died
+	 * before clearing the record. release: as in free_bits(). */
+	atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
+	return 0;
+}
+
 int64_t shpool_recover_stale(shpool_t *p)
 {
+	struct liveness_cache cache = { { 0 }, { 0 } };
+	uint64_t freed = 0, released = 0;
+
 	SHPOOL_CHECK_HANDLE(p);
-	return shpool_fail(-ENOSYS, "shpool_recover_stale: not implemented yet");
+	for (uint64_t idx = 0; idx < p->g.capacity; idx++) {
+		/* acquire: pairs with the claim CAS, so we act on the record
+		 * of the state we then change. */
+		uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+		int r;
+
+		if (rec == 0 || owner_alive(&cache, rec))
+			continue;
+		r = recover_slot(p, idx, rec);
+		freed += r == 1;
+		released += r == 0;
+	}
+	/* A death between filling or emptying a word and its summary bit
+	 * leaves a wrong hint; this is where it gets fixed. */
+	shpool_summary_repair(p);
+	if (freed) {
+		struct shpool_stripe *s = shpool_my_stripe(p);
+		shpool_stat_add(&s->recoveries, freed);
+	}
+	shpool_wake(p, freed + released);
+	if (freed + released)
+		shpool_notify_freed(p, freed + released);
+	return (int64_t)freed;
 }
 
 int shpool_reset(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
-	return shpool_fail(-ENOSYS, "shpool_reset: not implemented yet");
+	/* The caller guarantees nobody else allocates or frees now; relaxed
+	 * stores, published by the seq_cst RMW on wake_seq below. */
+	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
+		atomic_store_explicit(shpool_l0(p, w), 0, memory_order_relaxed);
+	for (uint32_t l = 1; l < p->g.nlevels; l++)
+		for (uint64_t w = 0; w < p->g.nwords[l]; w++)
+			atomic_store_explicit(&p->level[l][w], 0, memory_order_relaxed);
+	for (uint64_t i = 0; i < p->g.capacity; i++)
+		atomic_store_explicit(&p->owner[i], 0, memory_order_relaxed);
+	/* Blocked allocators stay registered in `waiters` and deregister
+	 * themselves when they wake; wake every one of them. */
+	atomic_fetch_add(&p->st->wake_seq, 1);
+	syscall(SYS_futex, &p->st->wake_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	shpool_notify_freed(p, p->g.capacity);
+	return 0;
 }
+
+/* ---- consistency check ------------------------------------------------ */
 
 int shpool_check(shpool_t *p, FILE *report)
 {
-	(void)report;
+	struct liveness_cache cache = { { 0 }, { 0 } };
+	uint64_t problems, bits = 0;
+
 	SHPOOL_CHECK_HANDLE(p);
-	return shpool_fail(-ENOSYS, "shpool_check: not implemented yet");
+	problems = shpool_summary_audit(p, report);
+	for (uint64_t idx = 0; idx < p->g.capacity; idx++) {
+		uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+		bool bit = atomic_load(shpool_l0(p, idx >> p->g.word_shift)) &
+			   (UINT64_C(1) << (idx & (shpool_word_bits(p) - 1)));
+		const char *what = NULL;
+
+		bits += bit;
+		if (bit && rec == 0)
+			what = "allocated but has no owner record";
+		else if (rec && !owner_alive(&cache, rec))
+			what = (rec & SHPOOL_OWNER_FREEING) ? "being freed by a dead process"
+			       : bit ? "held by a dead process" : "claimed by a dead process";
+		else if (rec && !bit && !(rec & SHPOOL_OWNER_FREEING))
+			what = "claim in progress (owner record without its bit)";
+		if (!what)
+			continue;
+		problems++;
+		if (report)
+			fprintf(report, "slot %" PRIu64 ": %s (owner record pid %d%s)\n", idx, what,
+				(int)shpool_owner_pid(rec),
+				(rec & SHPOOL_OWNER_FREEING) ? ", freeing" : "");
+	}
+	if (report)
+		fprintf(report, "%" PRIu64 " of %" PRIu64 " slots allocated, %" PRIu64
+			" problem%s%s\n", bits, p->g.capacity, problems, problems == 1 ? "" : "s",
+			problems ? " (shpool_recover_stale repairs those left by dead processes)" : "");
+	return problems > INT_MAX ? INT_MAX : (int)problems;
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "shpool.h"
@@ -173,7 +174,7 @@ SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kin
 /* Is idx a slot of p? Records -ERANGE detail when not. */
 SHPOOL_HIDDEN int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn);
 
-/* ---- identity (owner.c): who this process is, beyond its PID ---- */
+/* ---- identity (recovery.c): who this process is, beyond its PID ---- */
 /* An owner record: pid in bits 0-21, a 2-bit tag, start time in 24-63. */
 #define SHPOOL_OWNER_PID_BITS 22
 #define SHPOOL_OWNER_PID_MASK ((UINT64_C(1) << SHPOOL_OWNER_PID_BITS) - 1)
@@ -201,6 +202,12 @@ SHPOOL_HIDDEN uint32_t shpool_thread_seed(void);
 SHPOOL_HIDDEN bool shpool_bit_clear(struct shpool *p, uint64_t idx);
 /* Wake up to n blocked allocators (free paths call it after freeing). */
 SHPOOL_HIDDEN void shpool_wake(struct shpool *p, uint64_t n);
+/* Make every summary bit agree with its child; returns how many did not.
+ * Safe during live traffic. */
+SHPOOL_HIDDEN uint64_t shpool_summary_repair(struct shpool *p);
+/* Report (without fixing) bitmap bits beyond capacity and summary bits that
+ * disagree with their child; returns how many. */
+SHPOOL_HIDDEN uint64_t shpool_summary_audit(struct shpool *p, FILE *report);
 
 static inline struct shpool_stripe *shpool_my_stripe(struct shpool *p)
 {

@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/* Crash recovery: every crash point, chaos with SIGKILL, PID reuse, reset,
+ * and the consistency checker. White-box: sees the owner record format. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shpool-internal.h"
+#include "testutil.h"
+
+static shpool_t *make_pool(uint64_t capacity)
+{
+	shpool_t *p;
+
+	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, capacity, 8, NULL), 0);
+	return p;
+}
+
+/* Check must be clean; on failure, print what it found. */
+static void assert_consistent(shpool_t *p)
+{
+	int problems = shpool_check(p, NULL);
+
+	if (problems != 0)
+		shpool_check(p, stderr);
+	ck_assert_int_eq(problems, 0);
+}
+
+/* ---- deterministic crash points ------------------------------------- */
+
+enum op { OP_ALLOC, OP_ALLOC_N, OP_FREE_OWN, OP_FREE_N, OP_FREE_FOREIGN, OP_RECOVER };
+
+struct crash_case {
+	enum op op;
+	const char *point;
+	int nth;
+};
+
+static const struct crash_case crash_cases[] = {
+	/* Allocation, at each step of the 1st, 2nd and 3rd slot. */
+	{ OP_ALLOC, "alloc.owner_claimed", 1 },
+	{ OP_ALLOC, "alloc.owner_claimed", 3 },
+	{ OP_ALLOC, "alloc.bits_set", 1 },
+	{ OP_ALLOC, "alloc.bits_set", 3 },
+	/* A batch of 5 within one word: claims, then one bitmap update. */
+	{ OP_ALLOC_N, "alloc.owner_claimed", 1 },
+	{ OP_ALLOC_N, "alloc.bits_set", 1 },
+	/* Freeing own slots one by one, and as a batch. */
+	{ OP_FREE_OWN, "free.bits_cleared", 1 },
+	{ OP_FREE_OWN, "free.bits_cleared", 3 },
+	{ OP_FREE_N, "free.bits_cleared", 1 },
+	/* Freeing a slot the parent (alive) handed over. */
+	{ OP_FREE_FOREIGN, "free.owner_tagged", 1 },
+	{ OP_FREE_FOREIGN, "free.bits_cleared", 1 },
+	/* A recovery that dies half way is finished by the next. */
+	{ OP_RECOVER, "recover.tagged", 1 },
+	{ OP_RECOVER, "recover.tagged", 2 },
+	{ OP_RECOVER, "free.bits_cleared", 1 },
+};
+
+struct crash_child {
+	shpool_t *p;
+	const struct crash_case *c;
+	uint64_t handed; /* a parent slot, for OP_FREE_FOREIGN */
+};
+
+/* A process that holds 3 slots and dies (for OP_RECOVER to clean up). */
+static int die_holding(void *arg)
+{
+	shpool_t *p = arg;
+
+	for (int i = 0; i < 3; i++)
+		if (shpool_try_alloc(p) < 0)
+			return 1;
+	raise(SIGKILL);
+	return 1;
+}
+
+static int crash_child_run(void *arg)
+{
+	struct crash_child *cc = arg;
+	const struct crash_case *c = cc->c;
+	uint64_t idx[5];
+	char spec[64];
+
+	/* Set up without crash points armed, then arm and run the step. */
+	if (c->op == OP_FREE_OWN || c->op == OP_FREE_N)
+		if (shpool_alloc_n(cc->p, idx, 5, 0) != 0)
+			return 2;
+	if (c->op == OP_RECOVER && test_wait(test_fork(die_holding, cc->p)) != 128 + SIGKILL)
+		return 2;
+	snprintf(spec, sizeof(spec), "%s:%d", c->point, c->nth);
+	setenv("SHPOOL_CRASH_AT", spec, 1);
+	switch (c->op) {
+	case OP_ALLOC:
+		for (int i = 0; i < 5; i++)
+			shpool_try_alloc(cc->p);
+		break;
+	case OP_ALLOC_N:
+		shpool_alloc_n(cc->p, idx, 5, 0);
+		break;
+	case OP_FREE_OWN:
+		for (int i = 0; i < 5; i++)
+			shpool_free(cc->p, idx[i]);
+		break;
+	case OP_FREE_N:
+		shpool_free_n(cc->p, idx, 5);
+		break;
+	case OP_FREE_FOREIGN:
+		shpool_free(cc->p, cc->handed);
+		break;
+	case OP_RECOVER:
+		shpool_recover_stale(cc->p);
+		break;
+	}
+	return 3; /* the crash point was never reached */
+}
+
+START_TEST(every_crash_point_recovers)
+{
+	const struct crash_case *c = &crash_cases[_i];
+	/* 64 slots in 8 words of 8: batches stay within one word. */
+	shpool_t *p = make_pool(64);
+	uint64_t mine[4];
+	struct crash_child cc = { p, c, 0 };
+	int64_t recovered;
+
+	/* The parent is a live owner throughout: its slots must survive. */
+	ck_assert_int_eq(shpool_alloc_n(p, mine, 4, 0), 0);
+	cc.handed = mine[3];
+	ck_assert_int_eq(test_wait(test_fork(crash_child_run, &cc)), 128 + SIGKILL);
+
+	/* used == what live processes hold: the parent's 4, less the one it
+	 * handed over for freeing (that free had begun: it completes). */
+	uint64_t live = c->op == OP_FREE_FOREIGN ? 3 : 4;
+	uint64_t before = shpool_used(p);
+
+	recovered = shpool_recover_stale(p);
+	/* Exact accounting: every allocated slot of a dead process, no more. */
+	ck_assert_int_eq(recovered, (int64_t)(before - live));
+	assert_consistent(p);
+	ck_assert_uint_eq(shpool_used(p), live);
+	for (uint64_t i = 0; i < live; i++) {
+		ck_assert_int_eq(shpool_is_allocated(p, mine[i]), 1);
+		ck_assert_int_eq(shpool_owner(p, mine[i]), getpid());
+	}
+	/* Nothing lost: every other slot can be allocated again. */
+	for (uint64_t i = live; i < 64; i++)
+		ck_assert_int_ge(shpool_try_alloc(p), 0);
+	ck_assert_int_eq(shpool_try_alloc(p), -EAGAIN);
+	shpool_close(p);
+}
+END_TEST
+
+/* A crash that leaves a summary bit saying "full" over a word with room
+ * hides that room until recovery repairs the hint. */
+START_TEST(recovery_repairs_summary)
+{
+	shpool_t *p = make_pool(4096);
+	struct shpool *sp = p;
+
+	for (int i = 0; i < 4096; i++)
+		ck_assert_int_ge(shpool_try_alloc(p), 0);
+	/* What a free that died between its bit clear and its summary
+	 * update leaves: word 0 has room, level 1 still says full. */
+	ck_assert(shpool_bit_clear(sp, 7));
+	atomic_fetch_or(&sp->level[1][0], 1);
+	ck_assert_int_eq(shpool_check(p, NULL), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	assert_consistent(p);
+	ck_assert_int_eq(shpool_try_alloc(p), 7);
+	shpool_close(p);
+}
+END_TEST
+
+/* ---- PID reuse ------------------------------------------------------ */
+
+static uint64_t record(pid_t pid, uint64_t start)
+{
+	return (uint64_t)pid | (start << SHPOOL_OWNER_START_SHIFT);
+}
+
+static uint64_t my_start(void)
+{
+	return shpool_self() >> SHPOOL_OWNER_START_SHIFT;
+}
+
+START_TEST(pid_reuse_is_not_life)
+{
+	shpool_t *p = make_pool(16);
+	struct shpool *sp = p;
+	int64_t a = shpool_try_alloc(p), b = shpool_try_alloc(p);
+
+	ck_assert_uint_ne(my_start(), 0); /* /proc is there: full identity */
+	/* Slot a: a record naming our PID with another start time, i.e. an
+	 * earlier process whose PID we were given. It is dead: recovered. */
+	atomic_store(&sp->owner[a], record(getpid(), my_start() - 1));
+	ck_assert_int_eq(shpool_owner(p, (uint64_t)a), getpid());
+	ck_assert_int_eq(shpool_check(p, NULL), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)a), 0);
+	/* Slot b: our own record is left alone. */
+	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)b), 1);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
+static int exit_now(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+START_TEST(live_process_keeps_slots)
+{
+	shpool_t *p = make_pool(16);
+	struct shpool *sp = p;
+	pid_t parent = getppid(), dead = test_fork(exit_now, NULL);
+	uint64_t parent_start = 0;
+	int64_t a = shpool_try_alloc(p), b = shpool_try_alloc(p), c = shpool_try_alloc(p);
+	char path[64], buf[1024], *q;
+	FILE *f;
+
+	ck_assert_int_eq(test_wait(dead), 0);
+	/* The parent's real start time from /proc. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)parent);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+	fclose(f);
+	q = strrchr(buf, ')');
+	for (int field = 3; field <= 22; field++)
+		q = strchr(q + 1, ' ');
+	parent_start = strtoull(q + 1, NULL, 10);
+
+	/* a: another live process with its true start time: kept. */
+	atomic_store(&sp->owner[a], record(parent, parent_start));
+	/* b: that live PID but another start time: its slot was the dead
+	 * predecessor's: freed. */
+	atomic_store(&sp->owner[b], record(parent, parent_start + 1));
+	/* c: a PID that has exited (and been reaped): freed. */
+	atomic_store(&sp->owner[c], record(dead, 1));
+	ck_assert_int_eq(shpool_recover_stale(p), 2);
+	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)a), 1);
+	ck_assert_int_eq(shpool_owner(p, (uint64_t)a), parent);
+	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)b), 0);
+	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)c), 0);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
+/* A zombie (exited, not reaped) will never free: its slots are stale. */
+static int hold_and_exit(void *arg)
+{
+	return shpool_try_alloc(arg) >= 0 ? 0 : 1;
+}
+
+START_TEST(zombie_owner_is_dead)
+{
+	shpool_t *p = make_pool(16);
+	pid_t z = test_fork(hold_and_exit, p);
+	siginfo_t si;
+
+	/* Wait for the exit without reaping it. */
+	ck_assert_int_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_uint_eq(shpool_used(p), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	ck_assert_uint_eq(shpool_used(p), 0);
+	ck_assert_int_eq(test_wait(z), 0);
+	shpool_close(p);
+}
+END_TEST
+
+/* ---- chaos ------------------------------------------------------------ */
+
+#define CHAOS_KILLS 1000
+#define CHAOS_WORKERS 4
+#define CHAOS_CAP 256
+
+struct chaos {
+	shpool_t *p;
+	_Atomic int *stop;    /* ends the recoverer */
+	_Atomic int *release; /* lets the holder check and free its slots */
+};
+
+static int chaos_worker(void *arg)
+{
+	struct chaos *c = arg;
+	uint64_t held[64], batch[8];
+	size_t n = 0;
+	unsigned seed = (unsigned)getpid();
+
+	for (;;) {
+		unsigned r = (unsigned)rand_r(&seed) % 10;
+
+		if (r < 4 && n < 64) {
+			int64_t s = shpool_alloc(c->p, r == 0 ? 1 : 0);
+			if (s >= 0)
+				held[n++] = (uint64_t)s;
+		} else if (r < 5 && n + 8 <= 64) {
+			if (shpool_alloc_n(c->p, batch, 8, 0) == 0)
+				for (int i = 0; i < 8; i++)
+					held[n++] = batch[i];
+		} else if (r < 8 && n) {
+			shpool_free(c->p, held[--n]);
+		} else if (n >= 4) {
+			shpool_free_n(c->p, held + n - 4, 4);
+			n -= 4;
+		}
+	}
+	return 0;
+}
+
+static int chaos_recoverer(void *arg)
+{
+	struct chaos *c = arg;
+
+	while (!atomic_load(c->stop))
+		if (shpool_recover_stale(c->p) < 0)
+			return 1;
+	return 0;
+}
+
+/* Holds a fixed set of slots through the whole storm. */
+static int chaos_holder(void *arg)
+{
+	struct chaos *c = arg;
+	uint64_t mine[16];
+
+	if (shpool_alloc_n(c->p, mine, 16, -1) != 0)
+		return 1;
+	while (!atomic_load(c->release))
+		sched_yield();
+	for (int i = 0; i < 16; i++)
+		if (shpool_is_allocated(c->p, mine[i]) != 1 || shpool_owner(c->p, mine[i]) != getpid())
+			return 2;
+	return shpool_free_n(c->p, mine, 16) == 16 ? 0 : 3;
+}
+
+START_TEST(chaos_kills_recover_exactly)
+{
+	shpool_t *p = make_pool(CHAOS_CAP);
+	_Atomic int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct chaos c = { p, &stop[0], &stop[1] };
+	pid_t workers[CHAOS_WORKERS], recoverer, holder;
+	unsigned seed = 42;
+	shpool_stats_t st;
+
+	holder = test_fork(chaos_holder, &c);
+	while (shpool_used(p) < 16)
+		sched_yield();
+	recoverer = test_fork(chaos_recoverer, &c);
+	for (int i = 0; i < CHAOS_WORKERS; i++)
+		workers[i] = test_fork(chaos_worker, &c);
+	for (int k = 0; k < CHAOS_KILLS; k++) {
+		int w = rand_r(&seed) % CHAOS_WORKERS;
+		struct timespec ts = { 0, (rand_r(&seed) % 500) * 1000L };
+
+		/* A random moment, so kills land all over the code paths. */
+		nanosleep(&ts, NULL);
+		kill(workers[w], SIGKILL);
+		ck_assert_int_eq(test_wait(workers[w]), 128 + SIGKILL);
+		workers[w] = test_fork(chaos_worker, &c);
+	}
+	for (int i = 0; i < CHAOS_WORKERS; i++) {
+		kill(workers[i], SIGKILL);
+		test_wait(workers[i]);
+	}
+	atomic_store(stop, 1);
+	ck_assert_int_eq(test_wait(recoverer), 0);
+	/* Final accounting: only the holder's 16 are live. */
+	ck_assert_int_ge(shpool_recover_stale(p), 0);
+	assert_consistent(p);
+	ck_assert_uint_eq(shpool_used(p), 16);
+	atomic_store(c.release, 1);
+	ck_assert_int_eq(test_wait(holder), 0);
+	ck_assert_uint_eq(shpool_used(p), 0);
+	ck_assert_int_eq(shpool_stats(p, &st), 0);
+	ck_assert_uint_gt(st.recoveries, 0);
+	for (int i = 0; i < CHAOS_CAP; i++)
+		ck_assert_int_ge(shpool_try_alloc(p), 0);
+	munmap((void *)stop, 4096);
+	shpool_close(p);
+}
+END_TEST
+
+/* ---- reset and check ------------------------------------------------ */
+
+static int block_then_report(void *arg)
+{
+	return shpool_alloc(arg, 10000) >= 0 ? 0 : 1;
+}
+
+START_TEST(reset_frees_all_and_wakes)
+{
+	shpool_t *p = make_pool(8);
+	shpool_stats_t st;
+	pid_t w;
+
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_ge(shpool_try_alloc(p), 0);
+	w = test_fork(block_then_report, p);
+	do
+		ck_assert_int_eq(shpool_stats(p, &st), 0);
+	while (st.waiters < 1 && sched_yield() == 0);
+	ck_assert_int_eq(shpool_reset(p), 0);
+	ck_assert_int_eq(test_wait(w), 0);
+	/* The woken child took a slot and exited with it: stale now. */
+	ck_assert_uint_eq(shpool_used(p), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	ck_assert_uint_eq(shpool_used(p), 0);
+	assert_consistent(p);
+	ck_assert_fails(shpool_reset(NULL), -EINVAL, "NULL pool");
+	shpool_close(p);
+}
+END_TEST
+
+START_TEST(check_reports_damage)
+{
+	shpool_t *p = make_pool(100);
+	struct shpool *sp = p;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *report;
+
+	assert_consistent(p);
+	ck_assert_int_ge(shpool_try_alloc(p), 0);
+	/* Damage: a bit without an owner, and a bit beyond the last slot. */
+	atomic_fetch_or(shpool_l0(sp, 1), 1);
+	atomic_fetch_or(shpool_l0(sp, sp->g.nwords[0] - 1), UINT64_C(1) << 63);
+	report = open_memstream(&text, &len);
+	ck_assert_int_eq(shpool_check(p, report), 2);
+	fclose(report);
+	ck_assert_ptr_nonnull(strstr(text, "no owner record"));
+	ck_assert_ptr_nonnull(strstr(text, "beyond the last slot"));
+	free(text);
+	ck_assert_fails(shpool_check(NULL, NULL), -EINVAL, "NULL pool");
+	ck_assert_fails(shpool_recover_stale(NULL), -EINVAL, "NULL pool");
+	shpool_close(p);
+}
+END_TEST
+
+static Suite *make_recovery_suite(void)
+{
+	Suite *s = suite_create("recovery");
+	TCase *crash = tcase_create("crash_points");
+	TCase *pid = tcase_create("pid_reuse");
+	TCase *chaos = tcase_create("chaos");
+	TCase *misc = tcase_create("reset_check");
+
+	tcase_add_loop_test(crash, every_crash_point_recovers, 0,
+			    (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
+	tcase_add_test(crash, recovery_repairs_summary);
+	tcase_add_test(pid, pid_reuse_is_not_life);
+	tcase_add_test(pid, live_process_keeps_slots);
+	tcase_add_test(pid, zombie_owner_is_dead);
+	tcase_set_timeout(chaos, 120);
+	tcase_add_test(chaos, chaos_kills_recover_exactly);
+	tcase_set_timeout(misc, 20);
+	tcase_add_test(misc, reset_frees_all_and_wakes);
+	tcase_add_test(misc, check_reports_damage);
+	suite_add_tcase(s, crash);
+	suite_add_tcase(s, pid);
+	suite_add_tcase(s, chaos);
+	suite_add_tcase(s, misc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(make_recovery_suite());
+}
