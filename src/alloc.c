@@ -40,7 +40,7 @@
 /* This thread's search hint: the L0 word it last allocated from. `seed`
  * detects a fork (the child gets a new seed) so parent and child do not
  * keep searching from the same word. */
-static _Thread_local struct {
+static SHPOOL_FAST_TLS struct {
 	uint32_t seed;
 	uint64_t word;
 } hint;
@@ -49,11 +49,15 @@ static uint64_t hint_word(const struct shpool *p)
 {
 	uint32_t seed = shpool_thread_seed();
 
-	if (hint.seed != seed) {
+	if (__builtin_expect(hint.seed != seed, 0)) {
 		hint.seed = seed;
 		hint.word = seed;
 	}
-	return hint.word % p->g.nwords[0];
+	/* One hint serves every pool a thread uses; reduce it only when it
+	 * does not fit this one (a division is costly on the fast path). */
+	if (__builtin_expect(hint.word >= p->g.nwords[0], 0))
+		hint.word %= p->g.nwords[0];
+	return hint.word;
 }
 
 static inline uint64_t bit_of(const struct shpool *p, uint64_t idx)
@@ -432,14 +436,41 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 	if (rc == 0 && got == n)
 		return 0;
 	/* All or nothing, and never hold part of a batch while sleeping:
-	 * two half-served batches would wait on each other forever. */
-	*bumps += wake(p, release_own(p, out, got));
+	 * two half-served batches would wait on each other forever. Others
+	 * may have missed those slots while we held them: tell them. */
+	uint64_t released = release_own(p, out, got);
+	*bumps += wake(p, released);
+	if (released && (p->g.flags & SHPOOL_NOTIFY_ON_FREE))
+		shpool_notify_freed(p, released);
 	return rc < 0 ? rc : -EAGAIN;
 }
 
-static int alloc_slots(struct shpool *p, uint64_t *out, uint64_t n, int timeout_ms)
+static void zero_slot(struct shpool *p, uint64_t idx)
 {
-	uint64_t self = shpool_self();
+	uint8_t *s = shpool_slot(p, idx);
+
+	/* Constant sizes for the common strides: a store or two, not a call. */
+	switch (p->g.stride) {
+	case 8: memset(s, 0, 8); break;
+	case 16: memset(s, 0, 16); break;
+	case 32: memset(s, 0, 32); break;
+	case 64: memset(s, 0, 64); break;
+	default: memset(s, 0, p->g.stride); break;
+	}
+}
+
+/* What every successful allocation does last. */
+static void allocated(struct shpool *p, const uint64_t *out, uint64_t n)
+{
+	if (!(p->g.flags & SHPOOL_NO_ZERO))
+		for (uint64_t i = 0; i < n; i++)
+			zero_slot(p, out[i]);
+	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
+}
+
+static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
+		       int timeout_ms)
+{
 	unsigned bumps = 0;
 	int rc = claim_all(p, self, out, n, &bumps);
 
@@ -450,20 +481,27 @@ static int alloc_slots(struct shpool *p, uint64_t *out, uint64_t n, int timeout_
 			      : shpool_fail(rc, "no room for %" PRIu64 " slots at once", n);
 	if (rc < 0)
 		return rc;
-	if (!(p->g.flags & SHPOOL_NO_ZERO))
-		for (uint64_t i = 0; i < n; i++)
-			memset(shpool_slot(p, out[i]), 0, p->g.stride);
-	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
+	allocated(p, out, n);
 	return 0;
 }
 
 int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 {
-	uint64_t idx;
+	uint64_t idx, seen, self;
+	int64_t k;
 	int rc;
 
 	SHPOOL_CHECK_HANDLE(p);
-	rc = alloc_slots(p, &idx, 1, timeout_ms);
+	self = shpool_self();
+	/* Fast path: the word this thread used last still has room. */
+	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
+	if (__builtin_expect(k == 1, 1)) {
+		allocated(p, &idx, 1);
+		return (int64_t)idx;
+	}
+	if (k < 0)
+		return k;
+	rc = alloc_slots(p, self, &idx, 1, timeout_ms);
 	return rc < 0 ? rc : (int64_t)idx;
 }
 
@@ -482,7 +520,7 @@ int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
 	if (n > p->g.capacity)
 		return shpool_fail(-EINVAL, "shpool_alloc_n: batch of %zu exceeds capacity %" PRIu64,
 				   n, p->g.capacity);
-	return alloc_slots(p, out, n, timeout_ms);
+	return alloc_slots(p, shpool_self(), out, n, timeout_ms);
 }
 
 static void freed_n(struct shpool *p, uint64_t n)
@@ -491,7 +529,8 @@ static void freed_n(struct shpool *p, uint64_t n)
 		return;
 	shpool_stat_add(&shpool_my_stripe(p)->frees, n);
 	wake(p, n);
-	shpool_notify_freed(p, n);
+	if (p->g.flags & SHPOOL_NOTIFY_ON_FREE)
+		shpool_notify_freed(p, n);
 }
 
 int shpool_free(shpool_t *p, uint64_t idx)

@@ -25,8 +25,8 @@
 
 #define START_BITS (64 - SHPOOL_OWNER_START_SHIFT)
 
-static _Atomic uint64_t self_record; /* 0: not computed in this process */
-static _Thread_local uint32_t thread_seed;
+_Atomic uint64_t shpool_self_record; /* 0: not computed in this process */
+SHPOOL_FAST_TLS uint32_t shpool_seed;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* Read /proc/PID/stat: the state letter and the start time (clock ticks
@@ -68,8 +68,8 @@ static void after_fork_child(void)
 {
 	/* Runs in the child's only thread: its record and its search seed
 	 * must differ from the parent's. */
-	atomic_store_explicit(&self_record, 0, memory_order_relaxed);
-	thread_seed = 0;
+	atomic_store_explicit(&shpool_self_record, 0, memory_order_relaxed);
+	shpool_seed = 0;
 }
 
 static void register_atfork(void)
@@ -77,7 +77,7 @@ static void register_atfork(void)
 	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-static uint64_t self_slow(void)
+uint64_t shpool_self_slow(void)
 {
 	uint64_t rec, start = 0;
 	char state;
@@ -88,33 +88,22 @@ static uint64_t self_slow(void)
 	if (proc_stat(pid, &state, &start) < 0)
 		start = 0; /* no /proc: PID-only identity, see proc_liveness() */
 	rec = make_record(pid, start);
-	/* relaxed: the record is a self-contained value; threads racing here
-	 * compute the same one. */
-	atomic_store_explicit(&self_record, rec, memory_order_relaxed);
+	/* relaxed: see shpool_self(). */
+	atomic_store_explicit(&shpool_self_record, rec, memory_order_relaxed);
 	return rec;
 }
 
-uint64_t shpool_self(void)
-{
-	/* relaxed: see self_slow(). */
-	uint64_t rec = atomic_load_explicit(&self_record, memory_order_relaxed);
-
-	return __builtin_expect(rec != 0, 1) ? rec : self_slow();
-}
-
-uint32_t shpool_thread_seed(void)
+uint32_t shpool_seed_slow(void)
 {
 	static _Atomic uint32_t threads;
-	uint32_t s = thread_seed;
+	uint32_t s;
 
-	if (__builtin_expect(s != 0, 1))
-		return s;
 	/* relaxed: only needs distinct values, not ordering. */
 	s = atomic_fetch_add_explicit(&threads, 1, memory_order_relaxed) * 0x9E3779B9u;
 	s ^= (uint32_t)shpool_owner_pid(shpool_self()) * 0x85EBCA6Bu;
 	s ^= s >> 15;
-	thread_seed = s ? s : 1;
-	return thread_seed;
+	shpool_seed = s ? s : 1;
+	return shpool_seed;
 }
 
 pid_t shpool_owner(shpool_t *p, uint64_t idx)

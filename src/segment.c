@@ -65,6 +65,12 @@ static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
 	return 0;
 }
 
+/* The n lowest bits set, 1 <= n <= 64. */
+static uint64_t low_bits(uint64_t n)
+{
+	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+}
+
 /* Slots of at most a cache line are a power of two (>= 8) so that no slot
  * straddles a line; larger ones are whole lines. */
 static uint32_t stride_for(uint32_t slot_bytes)
@@ -120,6 +126,10 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 		nw = (nw + 63) / 64;
 		g->nwords[g->nlevels++] = nw;
 	}
+	g->word_mask = low_bits(UINT64_C(1) << g->word_shift);
+	g->last_mask[0] = low_bits(capacity - ((g->nwords[0] - 1) << g->word_shift));
+	for (uint32_t l = 1; l < g->nlevels; l++)
+		g->last_mask[l] = low_bits(g->nwords[l - 1] - (g->nwords[l] - 1) * 64);
 
 	off = 128;
 	g->off_state = off;

@@ -15,6 +15,10 @@
 #include "shpool.h"
 
 #define SHPOOL_HIDDEN __attribute__((visibility("hidden")))
+/* Thread-locals on the fast path: initial-exec, so reaching them is one
+ * instruction rather than a __tls_get_addr() call per access. Only a few
+ * bytes, well within what glibc keeps for dlopen()ed libraries. */
+#define SHPOOL_FAST_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* Every shared word must be a plain lock-free hardware atomic: the segment
  * is shared between processes, so a lock-based fallback would be wrong. */
@@ -109,6 +113,10 @@ struct shpool_layout {
 	uint64_t off_owner;
 	uint64_t off_data;
 	uint64_t total_size;
+	/* Derived, for the fast path: the valid bits of a whole L0 word, and
+	 * of the last (maybe partial) word of each level. */
+	uint64_t word_mask;
+	uint64_t last_mask[SHPOOL_MAX_LEVELS];
 };
 
 /* The process-local handle. Geometry is copied here at attach and never
@@ -143,12 +151,9 @@ static inline uint64_t shpool_word_bits(const struct shpool *p)
  * partial). */
 static inline uint64_t shpool_full_mask(const struct shpool *p, unsigned l, uint64_t w)
 {
-	uint64_t per = l == 0 ? shpool_word_bits(p) : 64;
-	uint64_t items = l == 0 ? p->g.capacity : p->g.nwords[l - 1];
-	uint64_t left = items - w * per;
-	if (left >= per)
-		return per == 64 ? ~UINT64_C(0) : (UINT64_C(1) << per) - 1;
-	return (UINT64_C(1) << left) - 1;
+	if (__builtin_expect(w == p->g.nwords[l] - 1, 0))
+		return p->g.last_mask[l];
+	return l == 0 ? p->g.word_mask : ~UINT64_C(0);
 }
 
 static inline uint8_t *shpool_slot(const struct shpool *p, uint64_t idx)
@@ -182,8 +187,17 @@ SHPOOL_HIDDEN int shpool_check_index(const struct shpool *p, uint64_t idx, const
 #define SHPOOL_OWNER_FREEING (UINT64_C(1) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_TAG_MASK (UINT64_C(3) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_START_SHIFT 24
-/* This process's owner record (cached; refreshed after fork). */
-SHPOOL_HIDDEN uint64_t shpool_self(void);
+/* This process's owner record: cached, dropped in a fork(2) child. */
+SHPOOL_HIDDEN extern _Atomic uint64_t shpool_self_record;
+SHPOOL_HIDDEN uint64_t shpool_self_slow(void);
+static inline uint64_t shpool_self(void)
+{
+	/* relaxed: the record is a self-contained value; threads racing to
+	 * compute it compute the same one. */
+	uint64_t rec = atomic_load_explicit(&shpool_self_record, memory_order_relaxed);
+
+	return __builtin_expect(rec != 0, 1) ? rec : shpool_self_slow();
+}
 static inline pid_t shpool_owner_pid(uint64_t rec)
 {
 	return (pid_t)(rec & SHPOOL_OWNER_PID_MASK);
@@ -194,8 +208,15 @@ static inline bool shpool_owner_same(uint64_t a, uint64_t b)
 	return ((a ^ b) & ~SHPOOL_OWNER_TAG_MASK) == 0;
 }
 /* A per-thread small random number: where this thread starts searching
- * and which stats stripe it bumps. */
-SHPOOL_HIDDEN uint32_t shpool_thread_seed(void);
+ * and which stats stripe it bumps. 0 until computed (again after fork). */
+SHPOOL_HIDDEN extern SHPOOL_FAST_TLS uint32_t shpool_seed;
+SHPOOL_HIDDEN uint32_t shpool_seed_slow(void);
+static inline uint32_t shpool_thread_seed(void)
+{
+	uint32_t s = shpool_seed;
+
+	return __builtin_expect(s != 0, 1) ? s : shpool_seed_slow();
+}
 
 /* ---- alloc.c, shared with recovery.c ---- */
 /* Clear slot idx's bitmap bit and fix the summary; returns the old bit. */

@@ -622,6 +622,9 @@ static Suite *make_alloc_suite(void)
 	TCase *block = tcase_create("blocking");
 	TCase *contend = tcase_create("contention");
 
+	/* Timeouts are hang detectors, sized for a loaded 2-core machine. */
+	tcase_set_timeout(basic, 60);
+	tcase_set_timeout(batch, 30);
 	tcase_add_loop_test(basic, alloc_until_full, 0, 10);
 	tcase_add_test(basic, free_errors);
 	tcase_add_test(basic, zero_on_alloc);
@@ -631,9 +634,9 @@ static Suite *make_alloc_suite(void)
 	tcase_add_test(basic, null_handle);
 	tcase_add_test(batch, batch_all_or_nothing);
 	tcase_add_test(batch, batch_free_counts);
-	tcase_set_timeout(full, 60);
+	tcase_set_timeout(full, 120);
 	tcase_add_test(full, nearly_full_finds_the_hole);
-	tcase_set_timeout(block, 20);
+	tcase_set_timeout(block, 60);
 	tcase_add_test(block, timeout_honoured);
 	tcase_add_loop_test(block, free_wakes_waiter, 0, 2);
 	tcase_add_test(block, free_n_wakes_all_it_freed);

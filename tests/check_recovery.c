@@ -458,15 +458,18 @@ static Suite *make_recovery_suite(void)
 	TCase *chaos = tcase_create("chaos");
 	TCase *misc = tcase_create("reset_check");
 
+	/* Timeouts are hang detectors, sized for a loaded 2-core machine. */
+	tcase_set_timeout(crash, 60);
+	tcase_set_timeout(pid, 30);
 	tcase_add_loop_test(crash, every_crash_point_recovers, 0,
 			    (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
 	tcase_add_test(crash, recovery_repairs_summary);
 	tcase_add_test(pid, pid_reuse_is_not_life);
 	tcase_add_test(pid, live_process_keeps_slots);
 	tcase_add_test(pid, zombie_owner_is_dead);
-	tcase_set_timeout(chaos, 120);
+	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
-	tcase_set_timeout(misc, 20);
+	tcase_set_timeout(misc, 60);
 	tcase_add_test(misc, reset_frees_all_and_wakes);
 	tcase_add_test(misc, check_reports_damage);
 	suite_add_tcase(s, crash);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,8 @@ int test_wait(pid_t pid)
 	int st;
 
 	while (waitpid(pid, &st, 0) < 0)
-		;
+		if (errno != EINTR)
+			ck_abort_msg("waitpid(%d): %s", (int)pid, strerror(errno));
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
