@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ static bool fd_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0 || errno != EBADF;
 }
+
+static void wait_readable(int fd);
 
 /* Does this kernel show an eventfd's mode in fdinfo (Linux >= 6.x)? */
 static bool fdinfo_shows_semaphore(int fd)
@@ -225,6 +228,61 @@ START_TEST(set_replaces_under_same_number)
 	shpool_close(p);
 	close(old_view);
 	close(fresh_view);
+}
+END_TEST
+
+struct churn {
+	shpool_t *p;
+	atomic_bool stop;
+	int errors;
+};
+
+/* Frees as fast as it can, each free writing the handle's eventfd. */
+static void *churn_frees(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		int64_t s = shpool_alloc(c->p, 0);
+
+		if (s < 0 || shpool_free(c->p, (uint64_t)s) < 0)
+			c->errors++;
+	}
+	return NULL;
+}
+
+/* Replacing the eventfd while another thread frees: the number stays, so
+ * a racing free can never write into a file that reused a closed number.
+ * The pipe opened right after each replacement (it would get a just-closed
+ * number) is a best-effort detector of such a stray write; the number
+ * assertion is the deterministic part. */
+START_TEST(replace_while_freeing)
+{
+	struct churn c = { .p = pool_new(SHPOOL_NOTIFY_ON_FREE, 8) };
+	int num = shpool_eventfd(c.p);
+	pthread_t t;
+
+	ck_assert_int_ge(num, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, churn_frees, &c), 0);
+	for (int i = 0; i < 2000; i++) {
+		int fresh = eventfd(0, EFD_CLOEXEC), pp[2];
+		char b[8];
+
+		ck_assert_int_ge(fresh, 0);
+		ck_assert_int_eq(shpool_eventfd_set(c.p, fresh), num);
+		ck_assert_int_eq(pipe2(pp, O_NONBLOCK | O_CLOEXEC), 0);
+		for (int k = 0; k < 50; k++)
+			ck_assert_int_eq(read(pp[0], b, sizeof(b)), -1); /* nothing stray */
+		close(pp[0]);
+		close(pp[1]);
+	}
+	/* The frees reach the eventfd installed last. */
+	ck_assert_int_ge(shpool_eventfd_consume(c.p), 0);
+	wait_readable(num);
+	atomic_store(&c.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(c.errors, 0);
+	shpool_close(c.p);
 }
 END_TEST
 
@@ -605,6 +663,7 @@ static Suite *make_notify_suite(void)
 	tcase_set_timeout(t, 10); /* a blocking consume would hang */
 	tcase_add_test(t, set_adopts);
 	tcase_add_test(t, set_replaces_under_same_number);
+	tcase_add_test(t, replace_while_freeing);
 	tcase_add_test(t, set_refuses_non_eventfds);
 	suite_add_tcase(s, t);
 
