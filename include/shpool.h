@@ -53,7 +53,8 @@ typedef enum shpool_kind {
 
 /* Creation flags (shpool_options.flags), recorded in the segment. */
 #define SHPOOL_NO_ZERO        (1u << 0) /* do not zero a slot on allocation */
-#define SHPOOL_NOTIFY_ON_FREE (1u << 1) /* free/free_n/recover_stale signal the eventfd */
+#define SHPOOL_NOTIFY_ON_FREE (1u << 1) /* free/free_n/recover_stale signal the
+					 * freeing handle's eventfd (see below) */
 
 /* Zero-initialise ({0}) for defaults. Fields may be added in the reserved
  * space in later versions; zero keeps the old behaviour. */
@@ -240,16 +241,63 @@ SHPOOL_API int shpool_sync(shpool_t *p);
 SHPOOL_API int shpool_unlink(shpool_t *p);
 
 /* ---- eventfd integration ------------------------------------------------ */
+/*
+ * An eventfd lets an event loop wait for room without blocking a thread in
+ * shpool_alloc(): poll it for readability, drain it with
+ * shpool_eventfd_consume(), then call shpool_try_alloc() until -EAGAIN before
+ * waiting again. doc/eventfd.md has the whole model; in short:
+ *
+ *  - The eventfd belongs to this process's handle, not to the segment. A
+ *    free signals the eventfd of the handle it is called on. Another process
+ *    frees into YOUR eventfd only if its handle holds the same eventfd:
+ *    inherited over fork(2), or received with SCM_RIGHTS and adopted with
+ *    shpool_eventfd_set().
+ *  - With SHPOOL_NOTIFY_ON_FREE in the pool's creation flags, shpool_free()
+ *    adds 1 and shpool_free_n() (and shpool_recover_stale()) add the number
+ *    of slots they freed, in one write, when that number is not 0. Without
+ *    the flag, or without an eventfd on the handle, frees signal nothing. A
+ *    free never fails because of the eventfd.
+ *  - The counter counts signalled frees, not free slots: other allocators
+ *    may take the slots first, and frees through handles without the shared
+ *    eventfd are not counted. Treat a readable eventfd as "look again".
+ *  - The descriptor is O_NONBLOCK and FD_CLOEXEC. It is closed by
+ *    shpool_close(). A fork(2) child inherits the handle and the same
+ *    eventfd: frees in either process signal it, and a consume in either
+ *    takes the pending count.
+ */
 
-/* Create this handle's eventfd (idempotent); returns it. */
+/* Create this handle's eventfd (EFD_CLOEXEC | EFD_NONBLOCK) if it has none;
+ * returns it. Idempotent and thread-safe: concurrent callers all get the
+ * same descriptor and none is leaked.
+ * Returns the fd, -EINVAL (NULL handle), or -EMFILE/-ENFILE/-ENOMEM from
+ * eventfd(2). */
 SHPOOL_API int shpool_eventfd(shpool_t *p);
-/* Adopt fd as this handle's eventfd (the pool owns it from then on). */
+/* Adopt fd, an eventfd (e.g. received over a Unix socket), as this handle's
+ * eventfd. On success the pool owns fd and closes it in shpool_close(); do
+ * not close it yourself, and to share one eventfd between two handles of
+ * one process give each its own dup(2). fd is made O_NONBLOCK (a flag of
+ * the open file description, so every holder sees it) and FD_CLOEXEC.
+ * If the handle already has an eventfd, fd's eventfd replaces it under the
+ * handle's existing descriptor number (dup3(2)): the old eventfd is closed,
+ * fd itself is closed, and the number returned is the old one. This keeps
+ * frees racing in other threads from writing to a closed or reused number.
+ * Re-register the returned fd with your event loop after a replacement.
+ * Passing the handle's own eventfd is a no-op.
+ * Returns the descriptor now in use (== shpool_fileno(p)); -EBADF if fd is
+ * not open; -EINVAL if p is NULL, fd is not an eventfd, is a semaphore-mode
+ * (EFD_SEMAPHORE) eventfd, or /proc/self/fdinfo cannot tell. On failure fd
+ * stays the caller's and the handle is unchanged. */
 SHPOOL_API int shpool_eventfd_set(shpool_t *p, int fd);
-/* This handle's eventfd, -1 if none. */
+/* This handle's eventfd, -1 if none (or p is NULL). */
 SHPOOL_API int shpool_fileno(shpool_t *p);
-/* Add 1 to the eventfd counter. */
+/* Add 1 to the eventfd counter (wake the event loop by hand).
+ * Returns 0; -EBADF if the handle has no eventfd; -EAGAIN if the counter
+ * is at its maximum (2^64 - 2; the descriptor is readable anyway); -EINVAL
+ * for a NULL handle. */
 SHPOOL_API int shpool_notify(shpool_t *p);
-/* Read and reset the counter: its value, 0 if nothing was pending. */
+/* Read and reset the counter without blocking: returns its value (capped
+ * at INT64_MAX), 0 if nothing was pending; -EBADF if the handle has no
+ * eventfd; -EINVAL for a NULL handle. */
 SHPOOL_API int64_t shpool_eventfd_consume(shpool_t *p);
 
 /* ---- errors and version -------------------------------------------------- */
