@@ -272,3 +272,15 @@ void shpool_guard_cleanup(shpool_guard_t *g)
 {
 	(void)g;
 }
+
+void *shpool_data_ptr(shpool_t *p)
+{
+	return p ? p->data : NULL;
+}
+
+void *shpool_ptr(shpool_t *p, uint64_t idx)
+{
+	if (!p || idx >= p->g.capacity)
+		return NULL;
+	return shpool_slot(p, idx);
+}
