@@ -120,12 +120,24 @@ SHPOOL_API void *shpool_data_ptr(shpool_t *p);
 /* Distance in bytes between consecutive slots (elem_size rounded up for
  * alignment). */
 SHPOOL_API size_t shpool_stride(shpool_t *p);
-/* Copy out of / into an allocated slot; len > elem_size is -E2BIG. */
+/* Copy len bytes out of / into allocated slot idx, from its first byte.
+ * RAW: any len up to elem_size (set leaves the rest of the slot as it was).
+ * I64/I32/F64: the value's native bytes, whole: len must be elem_size (or 0),
+ * moved with one seq_cst atomic load/store, so they mix safely with the
+ * typed calls. STR pools are refused (-EINVAL): use shpool_str_*.
+ * Errors: -EINVAL (NULL handle, STR pool, buf NULL with len > 0, a partial
+ * typed value), -E2BIG (len > elem_size; nothing written), -ERANGE,
+ * -ENOENT (slot not allocated). len 0 checks and does nothing. */
 SHPOOL_API int shpool_get(shpool_t *p, uint64_t idx, void *buf, size_t len);
 SHPOOL_API int shpool_set(shpool_t *p, uint64_t idx, const void *buf, size_t len);
 
-/* Atomic integer slots. cas returns 1 swapped, 0 not; cmpxchg and xchg hand
- * back the old value; add/incr/decr hand back the new value (may be NULL). */
+/* Atomic integer slots: C11 atomics on the shared memory, all seq_cst, so
+ * every process sees one order of them. The slot must be allocated (-ENOENT),
+ * in range (-ERANGE), of this kind (-EINVAL, naming both kinds). cas and
+ * cmpxchg return 1 swapped, 0 not (a strong compare: 0 means the value
+ * differed); cmpxchg and xchg hand back the old value; add/incr/decr hand back
+ * the new value. Every out-parameter of an RMW may be NULL; get's may not.
+ * Arithmetic wraps around (two's complement), it is never undefined. */
 SHPOOL_API int shpool_i64_get(shpool_t *p, uint64_t idx, int64_t *value);
 SHPOOL_API int shpool_i64_set(shpool_t *p, uint64_t idx, int64_t value);
 SHPOOL_API int shpool_i64_cas(shpool_t *p, uint64_t idx, int64_t expected, int64_t desired);
@@ -146,21 +158,34 @@ SHPOOL_API int shpool_i32_add(shpool_t *p, uint64_t idx, int32_t delta, int32_t 
 SHPOOL_API int shpool_i32_incr(shpool_t *p, uint64_t idx, int32_t *new_value);
 SHPOOL_API int shpool_i32_decr(shpool_t *p, uint64_t idx, int32_t *new_value);
 
-/* Single-copy atomic double slots. */
+/* Double slots: the bits go through one seq_cst atomic 64-bit load/store,
+ * so a reader never sees a torn value; NaN payloads, -0.0 and infinities
+ * round-trip exactly. */
 SHPOOL_API int shpool_f64_get(shpool_t *p, uint64_t idx, double *value);
 SHPOOL_API int shpool_f64_set(shpool_t *p, uint64_t idx, double value);
 
-/* String slots: a length prefix and up to max_len bytes. get copies at most
- * buflen - 1 bytes plus a NUL (-ENOSPC and nothing copied if it would not
- * fit) and reports the length in *len (may be NULL). set with len >
- * max_len is -E2BIG and writes nothing. view hands back a pointer into the
- * slot (not NUL-terminated) and its length. */
+/* String slots: an atomic u32 length prefix and up to max_len bytes (any
+ * bytes, NUL included). get copies the string plus a NUL: buflen must be at
+ * least length + 1, else -ENOSPC and nothing copied; *len (may be NULL) gets
+ * the length either way, so buf NULL, buflen 0 asks for it. set with len >
+ * max_len is -E2BIG and writes nothing; s may be NULL only when len is 0.
+ * view hands back a pointer into the slot (not NUL-terminated) and the
+ * length; s and len must not be NULL.
+ * Concurrency: the length is stored after the bytes (release) and read once
+ * (acquire), so a reader sees the old or the new length, never a mix; the
+ * bytes are not atomic, so a read racing a writer of the same slot may see
+ * old and new bytes mixed (order writers and readers of a slot yourself).
+ * A stored length above max_len (a damaged or hostile segment) is never
+ * used: get and view fail with -EUCLEAN and read nothing past the slot. */
 SHPOOL_API int shpool_str_get(shpool_t *p, uint64_t idx, char *buf, size_t buflen, size_t *len);
 SHPOOL_API int shpool_str_set(shpool_t *p, uint64_t idx, const char *s, size_t len);
 SHPOOL_API int shpool_str_view(shpool_t *p, uint64_t idx, const char **s, size_t *len);
 SHPOOL_API size_t shpool_str_max_len(shpool_t *p);
 
-/* Allocate and store in one call; if the store fails the slot is freed. */
+/* Allocate and store in one call: the slot index, or -errno. Arguments and
+ * kind are checked first (the same errors as set/str_set, before the pool is
+ * touched); then the allocation's errors (-EAGAIN, -ETIMEDOUT); should the
+ * store fail after that, the slot is freed and the store's error returned. */
 SHPOOL_API int64_t shpool_alloc_set(shpool_t *p, const void *buf, size_t len, int timeout_ms);
 SHPOOL_API int64_t shpool_alloc_set_i64(shpool_t *p, int64_t value, int timeout_ms);
 SHPOOL_API int64_t shpool_alloc_set_i32(shpool_t *p, int32_t value, int timeout_ms);
@@ -213,16 +238,27 @@ SHPOOL_API int shpool_check(shpool_t *p, FILE *report);
 
 /* ---- guards: a slot freed when the guard leaves scope ------------------- */
 
+/* A guard holds a slot while idx >= 0. Once it holds nothing (released,
+ * disarmed, cleaned up) idx is -ENOENT; after a failed allocation it is that
+ * allocation's -errno. Only the process that allocated frees through it: a
+ * copy of the guard in a fork(2) child never frees the parent's slot. */
 typedef struct shpool_guard {
 	shpool_t *pool;
-	int64_t idx;  /* slot index, or -errno if the allocation failed */
-	pid_t pid;    /* the process that allocated; a fork(2) child never frees */
+	int64_t idx;  /* slot index, or -errno: -ENOENT when emptied */
+	pid_t pid;    /* the process that allocated */
 } shpool_guard_t;
+/* Allocate with shpool_alloc(p, timeout_ms) into a guard. */
 SHPOOL_API shpool_guard_t shpool_guard_alloc(shpool_t *p, int timeout_ms);
-/* Give the slot up early (frees it); the guard then holds nothing. */
+/* Free the slot early and empty the guard: shpool_free()'s result;
+ * -ENOENT if the guard holds nothing, -EPERM (guard unchanged, nothing
+ * freed) in a process other than the allocating one, -EINVAL for NULL. */
 SHPOOL_API int shpool_guard_release(shpool_guard_t *g);
-/* Keep the slot: the guard stops owning it and returns its index. */
+/* Keep the slot: empty the guard and return the index, which the caller
+ * now owns (also in a fork child); -ENOENT if empty, -EINVAL for NULL. */
 SHPOOL_API int64_t shpool_guard_disarm(shpool_guard_t *g);
+/* What SHPOOL_GUARD runs at scope exit: frees the slot if the guard holds
+ * one and this is the allocating process, then empties the guard. Keeps
+ * errno; NULL and empty guards are no-ops. */
 SHPOOL_API void shpool_guard_cleanup(shpool_guard_t *g);
 #if defined(__GNUC__)
 #define SHPOOL_GUARD(name) \

@@ -17,7 +17,7 @@
 /* No mapping larger than this: beyond any x86-64/arm64 user address space. */
 #define MAX_MAPPING (UINT64_C(1) << 46)
 
-static const char *kind_name(uint32_t kind)
+const char *shpool_kind_name(uint32_t kind)
 {
 	switch (kind) {
 	case SHPOOL_RAW: return "RAW";
@@ -45,7 +45,7 @@ static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
 		if (elem_size == 0 || elem_size > SHPOOL_MAX_ELEM_SIZE)
 			return shpool_fail(-EINVAL, "%s: elem_size %" PRIu32
 					   " out of range (1..%" PRIu32 ")",
-					   kind_name(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
+					   shpool_kind_name(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
 		*out = elem_size;
 		return 0;
 	case SHPOOL_I64:
@@ -60,7 +60,8 @@ static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
 	}
 	if (elem_size != 0 && elem_size != natural)
 		return shpool_fail(-EINVAL, "%s: elem_size is implied (%" PRIu32
-				   "); pass 0, not %" PRIu32, kind_name(kind), natural, elem_size);
+				   "); pass 0, not %" PRIu32, shpool_kind_name(kind), natural,
+				   elem_size);
 	*out = natural;
 	return 0;
 }
@@ -200,7 +201,7 @@ static int header_validate(const struct shpool_header *h, uint64_t size, const c
 				   SHPOOL_LAYOUT_VERSION);
 	if (h->kind != (uint32_t)want_kind)
 		return shpool_fail(-EINVAL, "%s: kind mismatch: segment has %s, asked %s", name,
-				   kind_name(h->kind), kind_name(want_kind));
+				   shpool_kind_name(h->kind), shpool_kind_name(want_kind));
 	rc = shpool_layout_compute(g, (shpool_kind)h->kind, h->capacity, h->elem_size, h->flags);
 	if (rc < 0)
 		return shpool_fail(-EBADMSG, "%s: corrupt header: %s", name, shpool_last_error());
@@ -629,16 +630,4 @@ int shpool_kind_of(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
 	return (int)p->g.kind;
-}
-
-void *shpool_data_ptr(shpool_t *p)
-{
-	return p ? p->data : NULL;
-}
-
-void *shpool_ptr(shpool_t *p, uint64_t idx)
-{
-	if (!p || idx >= p->g.capacity)
-		return NULL;
-	return shpool_slot(p, idx);
 }

@@ -176,6 +176,8 @@ SHPOOL_HIDDEN int shpool_fail(int err, const char *fmt, ...)
 SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind,
 					uint64_t capacity, uint32_t elem_size,
 					uint32_t flags);
+/* "RAW", "I64", ... for messages; "unknown" for anything else. */
+SHPOOL_HIDDEN const char *shpool_kind_name(uint32_t kind);
 /* Is idx a slot of p? Records -ERANGE detail when not. */
 SHPOOL_HIDDEN int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn);
 
@@ -245,12 +247,16 @@ static inline void shpool_stat_add(_Atomic uint64_t *c, uint64_t n)
 /* Called after free/free_n/recover_stale freed n slots. */
 SHPOOL_HIDDEN void shpool_notify_freed(struct shpool *p, uint64_t n);
 
-/* ---- test-only crash points ---- */
+/* ---- test-only crash and fault points ---- */
 #ifdef SHPOOL_TESTING
 SHPOOL_HIDDEN void shpool_crash_point(const char *name);
+/* -errno to inject at fault point `name` (recorded as the detail), else 0. */
+SHPOOL_HIDDEN int shpool_fault_point(const char *name);
 #define SHPOOL_CRASH_POINT(name) shpool_crash_point(name)
+#define SHPOOL_FAULT_POINT(name) shpool_fault_point(name)
 #else
 #define SHPOOL_CRASH_POINT(name) ((void)0)
+#define SHPOOL_FAULT_POINT(name) 0
 #endif
 
 #endif /* SHPOOL_INTERNAL_H */

@@ -27,3 +27,25 @@ void shpool_crash_point(const char *name)
 	if (++hits >= nth)
 		kill(getpid(), SIGKILL);
 }
+
+/* SHPOOL_FAULT_AT=name[:errno] makes fault point `name` fail with -errno
+ * (default EIO) every time it is reached, so a test can drive an error path
+ * that correct input never takes (e.g. a store failing after its slot was
+ * allocated). */
+int shpool_fault_point(const char *name)
+{
+	const char *want = getenv("SHPOOL_FAULT_AT");
+	size_t len;
+	long err = EIO;
+
+	if (!want)
+		return 0;
+	len = strcspn(want, ":");
+	if (strlen(name) != len || strncmp(name, want, len) != 0)
+		return 0;
+	if (want[len] == ':')
+		err = strtol(want + len + 1, NULL, 10);
+	if (err <= 0 || err > 4095)
+		err = EIO;
+	return shpool_fail(-(int)err, "injected fault at %s", name);
+}
