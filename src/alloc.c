@@ -167,6 +167,20 @@ static uint64_t find_word(struct shpool *p, uint64_t from)
 	return c;
 }
 
+static void zero_slot(struct shpool *p, uint64_t idx)
+{
+	uint8_t *s = shpool_slot(p, idx);
+
+	/* Constant sizes for the common strides: a store or two, not a call. */
+	switch (p->g.stride) {
+	case 8: memset(s, 0, 8); break;
+	case 16: memset(s, 0, 16); break;
+	case 32: memset(s, 0, 32); break;
+	case 64: memset(s, 0, 64); break;
+	default: memset(s, 0, p->g.stride); break;
+	}
+}
+
 /* Claim up to `want` free slots of L0 word w: owner records first (CAS
  * from 0), then one fetch_or for all their bits. Stores their indices in
  * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
@@ -197,6 +211,11 @@ static int64_t claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64
 	if (!got)
 		return 0;
 	SHPOOL_CRASH_POINT("alloc.owner_claimed");
+	/* Zero while only we can reach the slots: once the bit is set, a
+	 * walker (each_allocated, a typed reader) may look at them. */
+	if (!(p->g.flags & SHPOOL_NO_ZERO))
+		for (uint64_t i = 0; i < n; i++)
+			zero_slot(p, out[i]);
 	/* seq_cst: publishes the allocation to is_allocated()/used() and
 	 * orders it before the summary update. */
 	old = atomic_fetch_or(word, got);
@@ -445,28 +464,6 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 	return rc < 0 ? rc : -EAGAIN;
 }
 
-static void zero_slot(struct shpool *p, uint64_t idx)
-{
-	uint8_t *s = shpool_slot(p, idx);
-
-	/* Constant sizes for the common strides: a store or two, not a call. */
-	switch (p->g.stride) {
-	case 8: memset(s, 0, 8); break;
-	case 16: memset(s, 0, 16); break;
-	case 32: memset(s, 0, 32); break;
-	case 64: memset(s, 0, 64); break;
-	default: memset(s, 0, p->g.stride); break;
-	}
-}
-
-/* What every successful allocation does last. */
-static void allocated(struct shpool *p, const uint64_t *out, uint64_t n)
-{
-	if (!(p->g.flags & SHPOOL_NO_ZERO))
-		for (uint64_t i = 0; i < n; i++)
-			zero_slot(p, out[i]);
-	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
-}
 
 static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 		       int timeout_ms)
@@ -481,7 +478,7 @@ static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t 
 			      : shpool_fail(rc, "no room for %" PRIu64 " slots at once", n);
 	if (rc < 0)
 		return rc;
-	allocated(p, out, n);
+	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
 	return 0;
 }
 
@@ -496,7 +493,7 @@ int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 	/* Fast path: the word this thread used last still has room. */
 	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
 	if (__builtin_expect(k == 1, 1)) {
-		allocated(p, &idx, 1);
+		shpool_stat_add(&shpool_my_stripe(p)->allocs, 1);
 		return (int64_t)idx;
 	}
 	if (k < 0)

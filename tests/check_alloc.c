@@ -120,6 +120,30 @@ START_TEST(zero_on_alloc)
 }
 END_TEST
 
+static int alloc_and_die_at_publish(void *arg)
+{
+	setenv("SHPOOL_CRASH_AT", "alloc.bits_set", 1);
+	shpool_try_alloc(arg);
+	return 3; /* not reached: the crash point kills us */
+}
+
+/* Anyone who sees the bit may read the slot, so it must already be zero
+ * when the bit is set: stop a child right after it sets the bit. */
+START_TEST(zeroed_before_published)
+{
+	shpool_t *p = make_pool(1, 64, 0);
+	static const uint8_t zero[64];
+
+	ck_assert_int_eq(shpool_try_alloc(p), 0);
+	memset(shpool_ptr(p, 0), 0xCD, 64);
+	ck_assert_int_eq(shpool_free(p, 0), 0);
+	ck_assert_int_eq(test_wait(test_fork(alloc_and_die_at_publish, p)), 128 + SIGKILL);
+	ck_assert_int_eq(shpool_is_allocated(p, 0), 1);
+	ck_assert_int_eq(memcmp(shpool_ptr(p, 0), zero, 64), 0);
+	shpool_close(p);
+}
+END_TEST
+
 static int stop_at_third(shpool_t *p, uint64_t idx, void *arg)
 {
 	uint64_t *log = arg;
@@ -628,6 +652,7 @@ static Suite *make_alloc_suite(void)
 	tcase_add_loop_test(basic, alloc_until_full, 0, 10);
 	tcase_add_test(basic, free_errors);
 	tcase_add_test(basic, zero_on_alloc);
+	tcase_add_test(basic, zeroed_before_published);
 	tcase_add_test(basic, status_calls);
 	tcase_add_test(basic, stats_count);
 	tcase_add_test(basic, child_owns_its_slots);
