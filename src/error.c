@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Error detail, error text and the library version. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -31,12 +32,13 @@ const char *shpool_last_error(void)
 
 const char *shpool_strerror(int err)
 {
-	switch (err < 0 ? -err : err) {
+	/* INT_MIN has no positive counterpart: it is no errno either. */
+	switch (err == INT_MIN ? -1 : err < 0 ? -err : err) {
 	case 0: return "success";
 	case EINVAL: return "invalid argument, handle or pool kind";
 	case ERANGE: return "slot index out of range";
 	case ENOENT: return "slot not allocated, or no such file";
-	case EAGAIN: return "pool is full";
+	case EAGAIN: return "pool is full (or busy: try again)";
 	case ETIMEDOUT: return "timed out waiting for a free slot";
 	case E2BIG: return "value larger than the slot";
 	case ENOSPC: return "buffer too small for the value";

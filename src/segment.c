@@ -341,7 +341,11 @@ static int temp_in_dir(const char *path, char **tmpname)
 		if (!dir)
 			return -ENOMEM;
 	}
-	fd = open(dir ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* An O_TMPFILE is named through /proc/self/fd; without /proc, or on
+	 * a file system without O_TMPFILE, use a hidden unique name. */
+	fd = access("/proc/self/fd", X_OK) == 0
+		     ? open(dir ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+		     : (errno = EOPNOTSUPP, -1);
 	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
 		fd = fd >= 0 ? fd : -errno;
 		free(dir);
@@ -368,13 +372,9 @@ static int temp_in_dir(const char *path, char **tmpname)
 static int publish(int fd, const char *tmpname, const char *path)
 {
 	char proc[64];
-	int rc;
 
-	if (tmpname) {
-		rc = link(tmpname, path) < 0 ? -errno : 0;
-		unlink(tmpname);
-		return rc;
-	}
+	if (tmpname)
+		return link(tmpname, path) < 0 ? -errno : 0;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
@@ -417,7 +417,8 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 	}
 	rc = pool_new(out, g, base, path, -1, false);
 out:
-	if (rc < 0 && tmpname)
+	/* The temporary name goes whether or not the pool got its real one. */
+	if (tmpname)
 		unlink(tmpname);
 	free(tmpname);
 	close(fd);
@@ -429,6 +430,18 @@ static int check_out(shpool_t **out)
 	if (!out)
 		return shpool_fail(-EINVAL, "out must not be NULL");
 	*out = NULL;
+	return 0;
+}
+
+/* The same options are valid for every kind of pool, even where a field
+ * (mode) has no effect, so a program's mistake shows wherever it runs. */
+static int check_options(const shpool_options *opts)
+{
+	if (opts && (opts->mode & ~0777u))
+		return shpool_fail(-EINVAL, "mode 0%o has bits beyond 0777", opts->mode);
+	for (size_t i = 0; opts && i < sizeof(opts->reserved) / sizeof(opts->reserved[0]); i++)
+		if (opts->reserved[i])
+			return shpool_fail(-EINVAL, "shpool_options.reserved[%zu] must be zero", i);
 	return 0;
 }
 
@@ -455,15 +468,15 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 	rc = check_out(out);
 	if (rc < 0)
 		return rc;
-	rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
+	rc = check_options(opts);
+	if (rc == 0)
+		rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
 	if (rc < 0)
 		return rc;
 	if (!path)
 		return create_anonymous(out, &g);
 	if (!*path)
 		return shpool_fail(-EINVAL, "empty path");
-	if (mode & ~0777u)
-		return shpool_fail(-EINVAL, "mode 0%o has bits beyond 0777", mode);
 
 	/* Attach if it exists, else create; a lost creation race loops back
 	 * to attach. Three rounds cover a file removed in between as well. */
@@ -511,9 +524,10 @@ int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint
 	int fd, rc;
 
 	rc = check_out(out);
-	if (rc < 0)
-		return rc;
-	rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
+	if (rc == 0)
+		rc = check_options(opts);
+	if (rc == 0)
+		rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
 	if (rc < 0)
 		return rc;
 	if (!name)
