@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared declarations of the benchmark program (see main.c). */
+#ifndef SHPOOL_BENCH_BENCH_H
+#define SHPOOL_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shpool.h>
+
+#include "baseline.h"
+
+/* What one case keeps between its setup, its runs and its teardown. Each
+ * implementation gets its own pool, so the two never share a cache line. */
+struct bench_state {
+	shpool_t *pool;
+	struct mx_pool mx;
+	uint64_t *held, *mx_held;  /* pair_full_1m: the indices each side holds */
+	uint64_t nheld;
+	uint32_t *rnd;             /* pair_full_1m: precomputed positions in held[] */
+	uint64_t *batch;           /* batch_64: indices of one batch */
+	uint64_t slot, mx_slot;    /* i64_add: the slot being added to */
+	int64_t sp_total, mx_total; /* i64_add: what the slot must hold */
+	uint64_t max_wait_ns;      /* block_8proc: longest single wait of the last run */
+	uint64_t waits, allocs;    /* block_8proc: allocations that slept, of all, last run */
+	bool hold_yield;           /* block_8proc_yield: sched_yield() while holding */
+	const char *unsupported;   /* set by setup: the libshpool side cannot run, and why */
+};
+
+/* One case. run_* perform `iters` operations of the case and return the cost
+ * of one (in ns); any unexpected error ends the program. */
+struct bench_case {
+	const char *name;
+	const char *about;
+	/* The limit: how many uncontended atomic RMWs one operation is
+	 * compared with. ratio_limit = ns_per_op / (rmws * rmw_ns). */
+	double rmws;
+	uint64_t iters;  /* operations per repetition at scale 1 */
+	bool has_wait;   /* also report max_wait_ms */
+	void (*setup)(struct bench_state *s);
+	double (*run_shpool)(struct bench_state *s, uint64_t iters);
+	double (*run_mutex)(struct bench_state *s, uint64_t iters);
+	void (*teardown)(struct bench_state *s);
+};
+
+extern const struct bench_case bench_cases[];
+extern const size_t bench_ncases;
+
+/* The limit: ns per plain uncontended atomic RMW on a shared mapping. */
+double bench_rmw_ns(uint64_t iters);
+
+/* CLOCK_MONOTONIC in ns: comparable between the processes of one run. */
+uint64_t bench_now_ns(void);
+/* A zeroed MAP_SHARED | MAP_ANONYMOUS region (children forked later see
+ * the same pages); ends the program on failure. */
+void *bench_map_shared(size_t size);
+
+__attribute__((noreturn, format(printf, 1, 2))) void bench_die(const char *fmt, ...);
+__attribute__((noreturn, cold)) void bench_sp_fail(int64_t rc, const char *what);
+__attribute__((noreturn, cold)) void bench_mx_fail(int64_t rc, const char *what);
+
+/* rc of a libshpool call: returned when >= 0, else the program ends with the
+ * code and shpool_last_error(). */
+static inline int64_t bench_sp(int64_t rc, const char *what)
+{
+	if (__builtin_expect(rc < 0, 0))
+		bench_sp_fail(rc, what);
+	return rc;
+}
+
+/* The same for a baseline (mx_*) call. */
+static inline int64_t bench_mx(int64_t rc, const char *what)
+{
+	if (__builtin_expect(rc < 0, 0))
+		bench_mx_fail(rc, what);
+	return rc;
+}
+
+#endif
