@@ -16,9 +16,8 @@
 struct bench_state {
 	shpool_t *pool;
 	struct mx_pool mx;
-	uint64_t *held, *mx_held;  /* pair_full_1m: the indices each side holds */
-	uint64_t nheld;
-	uint32_t *rnd;             /* pair_full_1m: precomputed positions in held[] */
+	uint64_t hole, mx_hole;    /* pair_full_1m: the one free slot of each side */
+	uint32_t *rnd;             /* pair_full_1m: precomputed slots to free */
 	uint64_t *batch;           /* batch_64: indices of one batch */
 	uint64_t slot, mx_slot;    /* i64_add: the slot being added to */
 	int64_t sp_total, mx_total; /* i64_add: what the slot must hold */

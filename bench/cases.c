@@ -110,41 +110,65 @@ static double pair_mx(struct bench_state *s, uint64_t iters)
 
 static void setup_full(struct bench_state *s)
 {
-	uint64_t x = UINT64_C(0x9E3779B97F4A7C15), r;
+	uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
 
 	make_pools(s, SHPOOL_RAW, FULL_CAP);
-	s->held = xcalloc(FULL_CAP, sizeof(*s->held));
-	s->mx_held = xcalloc(FULL_CAP, sizeof(*s->mx_held));
 	s->rnd = xcalloc(NRND, sizeof(*s->rnd));
 	for (uint64_t i = 0; i < FULL_CAP; i++) {
-		s->held[i] = (uint64_t)bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc (fill)");
-		s->mx_held[i] = (uint64_t)bench_mx(mx_alloc(&s->mx, false), "mx_alloc (fill)");
+		bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc (fill)");
+		bench_mx(mx_alloc(&s->mx, false), "mx_alloc (fill)");
 	}
-	/* Free one at a random place; held[] keeps the other 2^20 - 1. */
-	r = rng_next(&x) % FULL_CAP;
-	bench_sp(shpool_free(s->pool, s->held[r]), "shpool_free (fill)");
-	bench_mx(mx_free(&s->mx, s->mx_held[r]), "mx_free (fill)");
-	s->nheld = FULL_CAP - 1;
-	s->held[r] = s->held[s->nheld];
-	s->mx_held[r] = s->mx_held[s->nheld];
+	/* Free one at a random place: the hole. Every other slot is held, so
+	 * "a random allocated slot" is a random index other than the hole:
+	 * no array of held indices, whose own cache misses would be timed. */
+	s->hole = s->mx_hole = rng_next(&x) % FULL_CAP;
+	bench_sp(shpool_free(s->pool, s->hole), "shpool_free (fill)");
+	bench_mx(mx_free(&s->mx, s->mx_hole), "mx_free (fill)");
 	if (shpool_available(s->pool) != 1)
 		bench_die("pair_full_1m: %llu slots free after the fill, expected 1",
 			  (unsigned long long)shpool_available(s->pool));
-	/* The positions to free, drawn now so the RNG is not what we time. */
+	/* The slots to free, drawn now so the RNG is not what we time. */
 	for (uint32_t i = 0; i < NRND; i++)
-		s->rnd[i] = (uint32_t)((rng_next(&x) >> 11) % s->nheld);
+		s->rnd[i] = (uint32_t)((rng_next(&x) >> 11) % FULL_CAP);
+}
+
+/* Free a random allocated slot (not the hole), then allocate: one of the
+ * two free slots comes back and the other is the new hole. */
+static uint64_t full_step(uint64_t hole, uint32_t r, uint64_t (*free_alloc)(void *, uint64_t),
+			  void *impl)
+{
+	uint64_t victim = r == hole ? (r + 1) % FULL_CAP : r;
+	uint64_t got = free_alloc(impl, victim);
+
+	if (got != victim && got != hole)
+		bench_die("pair_full_1m: allocated %llu, expected %llu or %llu",
+			  (unsigned long long)got, (unsigned long long)victim,
+			  (unsigned long long)hole);
+	return got == victim ? hole : victim;
+}
+
+static uint64_t sp_free_alloc(void *impl, uint64_t victim)
+{
+	shpool_t *pool = impl;
+
+	bench_sp(shpool_free(pool, victim), "shpool_free");
+	return (uint64_t)bench_sp(shpool_alloc(pool, 0), "shpool_alloc");
+}
+
+static uint64_t mx_free_alloc(void *impl, uint64_t victim)
+{
+	struct mx_pool *mx = impl;
+
+	bench_mx(mx_free(mx, victim), "mx_free");
+	return (uint64_t)bench_mx(mx_alloc(mx, false), "mx_alloc");
 }
 
 static double full_sp(struct bench_state *s, uint64_t iters)
 {
 	uint64_t t0 = bench_now_ns();
 
-	for (uint64_t i = 0; i < iters; i++) {
-		uint32_t pos = s->rnd[i & (NRND - 1)];
-
-		bench_sp(shpool_free(s->pool, s->held[pos]), "shpool_free");
-		s->held[pos] = (uint64_t)bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc");
-	}
+	for (uint64_t i = 0; i < iters; i++)
+		s->hole = full_step(s->hole, s->rnd[i & (NRND - 1)], sp_free_alloc, s->pool);
 	return (double)(bench_now_ns() - t0) / (double)iters;
 }
 
@@ -152,19 +176,13 @@ static double full_mx(struct bench_state *s, uint64_t iters)
 {
 	uint64_t t0 = bench_now_ns();
 
-	for (uint64_t i = 0; i < iters; i++) {
-		uint32_t pos = s->rnd[i & (NRND - 1)];
-
-		bench_mx(mx_free(&s->mx, s->mx_held[pos]), "mx_free");
-		s->mx_held[pos] = (uint64_t)bench_mx(mx_alloc(&s->mx, false), "mx_alloc");
-	}
+	for (uint64_t i = 0; i < iters; i++)
+		s->mx_hole = full_step(s->mx_hole, s->rnd[i & (NRND - 1)], mx_free_alloc, &s->mx);
 	return (double)(bench_now_ns() - t0) / (double)iters;
 }
 
 static void teardown_full(struct bench_state *s)
 {
-	free(s->held);
-	free(s->mx_held);
 	free(s->rnd);
 	free_pools(s);
 }

@@ -284,9 +284,12 @@ static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
 	SHPOOL_CRASH_POINT("free.bits_cleared");
 	for (uint64_t f = freed; f; f &= f - 1) {
 		uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(f);
-		/* release: everything done with the slot happens-before the
-		 * next owner's claim (its CAS in claim_in_word()). */
-		atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
+		/* seq_cst: release would do for the next owner (everything done
+		 * with the slot happens-before its claim CAS), but this store is
+		 * also what makes the slot claimable, and wake() must load
+		 * `waiters` only after it: the store-load order a blocked
+		 * allocator relies on (see wake()). One xchg, no fence. */
+		atomic_store(&p->owner[idx], 0);
 	}
 	if ((old & mask) == mask && p->g.nlevels > 1)
 		summary_mark_room(p, 1, w);
@@ -301,10 +304,14 @@ bool shpool_bit_clear(struct shpool *p, uint64_t idx)
 /* Free one slot. 0, or -ENOENT if it was not allocated. */
 static int free_one(struct shpool *p, uint64_t idx, uint64_t self)
 {
-	uint64_t w = idx >> p->g.word_shift, bit = bit_of(p, idx);
-	/* acquire: read the record of the allocation whose bit we clear. */
-	uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+	uint64_t w = idx >> p->g.word_shift, bit = bit_of(p, idx), rec;
 	uint64_t tagged = self | SHPOOL_OWNER_FREEING;
+
+	/* In a big pool both lines are likely cold: fetch the bitmap word
+	 * while the record loads, rather than one miss after the other. */
+	__builtin_prefetch(shpool_l0(p, w), 1);
+	/* acquire: read the record of the allocation whose bit we clear. */
+	rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
 
 	if (rec == self)
 		return free_bits(p, w, bit) ? 0 : -ENOENT;
@@ -346,13 +353,13 @@ static unsigned wake(struct shpool *p, uint64_t n)
 {
 	if (n == 0)
 		return 0;
-	/* seq_cst fence: orders the frees before it (bit clears, owner
-	 * stores) before the `waiters` load. Pairs with the seq_cst
-	 * fetch_add of `waiters` in alloc_wait(), which precedes the waiter's
-	 * last search: either that search sees our free, or this load sees
-	 * the waiter. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&p->st->waiters, memory_order_relaxed) == 0)
+	/* seq_cst load, after the seq_cst stores that freed the slots (bit
+	 * clear, owner record): pairs with the seq_cst fetch_add of `waiters`
+	 * in alloc_wait(), which precedes the waiter's last search. In the
+	 * single total order either that search sees our free, or this load
+	 * sees the waiter. (A fence here would do too, but clang makes it an
+	 * mfence.) */
+	if (atomic_load(&p->st->waiters) == 0)
 		return 0;
 	/* Bump before waking: a waiter between its wake_seq read and its
 	 * futex_wait() then fails the futex compare and searches again. */
@@ -408,7 +415,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		int wr = 0;
 
 		/* seq_cst: registers us before our last look; pairs with the
-		 * fence in wake(). */
+		 * `waiters` load in wake(). */
 		atomic_fetch_add(&p->st->waiters, 1);
 		uint32_t seq = atomic_load(&p->st->wake_seq);
 

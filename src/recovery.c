@@ -192,8 +192,8 @@ static int recover_slot(struct shpool *p, uint64_t idx, uint64_t rec)
 	if (shpool_bit_clear(p, idx))
 		return 1;
 	/* Bit already clear: a claim that never set it, or a free that died
-	 * before clearing the record. release: as in free_bits(). */
-	atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
+	 * before clearing the record. seq_cst: as in free_bits(). */
+	atomic_store(&p->owner[idx], 0);
 	return 0;
 }
 

@@ -135,8 +135,9 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 	off = 128;
 	g->off_state = off;
 	off += sizeof(struct shpool_state);
+	g->l0_spread = g->nwords[0] <= SHPOOL_SPREAD_WORDS ? SHPOOL_CACHELINE / 8 : 1;
 	g->off_level[0] = off;
-	off += g->nwords[0] * SHPOOL_CACHELINE;
+	off += round_up(g->nwords[0] * g->l0_spread * 8, SHPOOL_CACHELINE);
 	for (uint32_t l = 1; l < g->nlevels; l++) {
 		g->off_level[l] = off;
 		off += round_up(g->nwords[l] * 8, SHPOOL_CACHELINE);

@@ -35,8 +35,11 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
  *
  *   [0, 128)          struct shpool_header    immutable after creation
  *   off_state         struct shpool_state     futex word, waiters, stats
- *   off_level[0]      bitmap: one 64-bit word per cache line, word_bits
- *                     slots per word, bit set = slot allocated
+ *   off_level[0]      bitmap: word_bits slots per 64-bit word, bit set =
+ *                     slot allocated; one word per cache line when the
+ *                     pool has at most SHPOOL_SPREAD_WORDS words (threads
+ *                     then never share a line), packed beyond that (fewer
+ *                     threads meet, and a dense bitmap stays in cache)
  *   off_level[1..]    summary levels: bit j of level l set = word j of
  *                     level l-1 is full (a hint, repaired when stale);
  *                     packed 64 per word, the top level is one word
@@ -52,7 +55,8 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
 #define SHPOOL_LAYOUT_VERSION 1u
 #define SHPOOL_MAX_LEVELS 6
 #define SHPOOL_STRIPES 16u
-#define SHPOOL_STR_PREFIX 8u /* STR slot: u32 length, u32 pad, bytes */
+#define SHPOOL_STR_PREFIX 8u
+#define SHPOOL_SPREAD_WORDS 256u /* STR slot: u32 length, u32 pad, bytes */
 
 struct shpool_header {
 	char magic[8];          /* SHPOOL_MAGIC */
@@ -107,6 +111,7 @@ struct shpool_layout {
 	uint32_t stride;
 	uint32_t word_shift;
 	uint32_t nlevels;
+	uint32_t l0_spread;     /* u64s from one L0 word to the next: 8 or 1 */
 	uint64_t nwords[SHPOOL_MAX_LEVELS];
 	uint64_t off_state;
 	uint64_t off_level[SHPOOL_MAX_LEVELS];
@@ -134,12 +139,9 @@ struct shpool {
 	_Atomic int evfd; /* this handle's eventfd, -1 if none (notify.c) */
 };
 
-/* L0 words are spread one per cache line. */
-#define SHPOOL_L0_SPREAD (SHPOOL_CACHELINE / sizeof(uint64_t))
-
 static inline _Atomic uint64_t *shpool_l0(const struct shpool *p, uint64_t w)
 {
-	return p->level[0] + w * SHPOOL_L0_SPREAD;
+	return p->level[0] + w * p->g.l0_spread;
 }
 
 static inline uint64_t shpool_word_bits(const struct shpool *p)
