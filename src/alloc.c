@@ -60,11 +60,6 @@ static uint64_t hint_word(const struct shpool *p)
 	return hint.word;
 }
 
-static inline uint64_t bit_of(const struct shpool *p, uint64_t idx)
-{
-	return UINT64_C(1) << (idx & (shpool_word_bits(p) - 1));
-}
-
 static inline _Atomic uint64_t *level_word(const struct shpool *p, unsigned l, uint64_t w)
 {
 	return l == 0 ? shpool_l0(p, w) : &p->level[l][w];
@@ -184,9 +179,10 @@ static void zero_slot(struct shpool *p, uint64_t idx)
 /* Claim up to `want` free slots of L0 word w: owner records first (CAS
  * from 0), then one fetch_or for all their bits. Stores their indices in
  * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
- * word as it was read. */
-static int64_t claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want,
-			     uint64_t *out, uint64_t *seen)
+ * word as it was read. Inlined so the one-slot fast path is specialised. */
+static inline __attribute__((always_inline)) int64_t
+claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64_t *out,
+	      uint64_t *seen)
 {
 	_Atomic uint64_t *word = shpool_l0(p, w);
 	uint64_t mask = shpool_full_mask(p, 0, w);
@@ -272,7 +268,8 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 
 /* Free the slots `bits` of L0 word w, whose owner records name the caller:
  * bitmap first, then the records. Returns the bits that were allocated. */
-static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
+static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p, uint64_t w,
+								 uint64_t bits)
 {
 	/* seq_cst: the bit clear is the free; ordered before the fence in
 	 * wake() and before the summary clear. */
@@ -282,14 +279,21 @@ static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
 	if (!freed)
 		return 0;
 	SHPOOL_CRASH_POINT("free.bits_cleared");
-	for (uint64_t f = freed; f; f &= f - 1) {
-		uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(f);
+	if (__builtin_expect(!(freed & (freed - 1)), 1)) {
 		/* seq_cst: release would do for the next owner (everything done
-		 * with the slot happens-before its claim CAS), but this store is
-		 * also what makes the slot claimable, and wake() must load
-		 * `waiters` only after it: the store-load order a blocked
-		 * allocator relies on (see wake()). One xchg, no fence. */
-		atomic_store(&p->owner[idx], 0);
+		 * with the slot happens-before its claim CAS), but this store
+		 * also makes the slot claimable, and wake() must load `waiters`
+		 * only after it: the store-load order a blocked allocator relies
+		 * on (see wake()). One xchg, no fence. */
+		atomic_store(&p->owner[(w << p->g.word_shift) + (uint64_t)__builtin_ctzll(freed)], 0);
+	} else {
+		for (uint64_t f = freed; f; f &= f - 1) {
+			uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(f);
+			/* release: as above, and the fence below orders them all
+			 * before wake()'s load at once. */
+			atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
+		}
+		atomic_thread_fence(memory_order_seq_cst);
 	}
 	if ((old & mask) == mask && p->g.nlevels > 1)
 		summary_mark_room(p, 1, w);
@@ -298,13 +302,13 @@ static uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits)
 
 bool shpool_bit_clear(struct shpool *p, uint64_t idx)
 {
-	return free_bits(p, idx >> p->g.word_shift, bit_of(p, idx)) != 0;
+	return free_bits(p, idx >> p->g.word_shift, shpool_bit_of(p, idx)) != 0;
 }
 
 /* Free one slot. 0, or -ENOENT if it was not allocated. */
 static int free_one(struct shpool *p, uint64_t idx, uint64_t self)
 {
-	uint64_t w = idx >> p->g.word_shift, bit = bit_of(p, idx), rec;
+	uint64_t w = idx >> p->g.word_shift, bit = shpool_bit_of(p, idx), rec;
 	uint64_t tagged = self | SHPOOL_OWNER_FREEING;
 
 	/* In a big pool both lines are likely cold: fetch the bitmap word
@@ -573,7 +577,7 @@ int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n)
 		w = idx[i] >> p->g.word_shift;
 		while (i < n && idx[i] < p->g.capacity && idx[i] >> p->g.word_shift == w &&
 		       atomic_load_explicit(&p->owner[idx[i]], memory_order_relaxed) == self)
-			bits |= bit_of(p, idx[i++]);
+			bits |= shpool_bit_of(p, idx[i++]);
 		if (bits)
 			count += (uint64_t)__builtin_popcountll(free_bits(p, w, bits));
 		else
@@ -598,7 +602,7 @@ int shpool_is_allocated(shpool_t *p, uint64_t idx)
 		return rc;
 	/* acquire: a caller that sees the bit may then read the slot. */
 	return !!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift),
-				       memory_order_acquire) & bit_of(p, idx));
+				       memory_order_acquire) & shpool_bit_of(p, idx));
 }
 
 /* Derived from the bitmap, never kept as a counter: it cannot drift after a

@@ -260,7 +260,7 @@ int shpool_check(shpool_t *p, FILE *report)
 	for (uint64_t idx = 0; idx < p->g.capacity; idx++) {
 		uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
 		bool bit = atomic_load(shpool_l0(p, idx >> p->g.word_shift)) &
-			   (UINT64_C(1) << (idx & (shpool_word_bits(p) - 1)));
+			   shpool_bit_of(p, idx);
 		const char *what = NULL;
 
 		bits += bit;

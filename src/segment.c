@@ -117,7 +117,7 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 	g->capacity = capacity;
 	g->flags = flags;
 	slot_bytes = g->elem_size + (kind == SHPOOL_STR ? SHPOOL_STR_PREFIX : 0);
-	g->stride = stride_for(slot_bytes);
+	g->stride = stride_for(slot_bytes); /* 8 for every numeric kind */
 	g->word_shift = word_shift_for(capacity);
 
 	nw = (capacity + (UINT64_C(1) << g->word_shift) - 1) >> g->word_shift;
@@ -128,6 +128,7 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 		g->nwords[g->nlevels++] = nw;
 	}
 	g->word_mask = low_bits(UINT64_C(1) << g->word_shift);
+	g->bit_index_mask = (UINT32_C(1) << g->word_shift) - 1;
 	g->last_mask[0] = low_bits(capacity - ((g->nwords[0] - 1) << g->word_shift));
 	for (uint32_t l = 1; l < g->nlevels; l++)
 		g->last_mask[l] = low_bits(g->nwords[l - 1] - (g->nwords[l] - 1) * 64);
@@ -135,9 +136,9 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 	off = 128;
 	g->off_state = off;
 	off += sizeof(struct shpool_state);
-	g->l0_spread = g->nwords[0] <= SHPOOL_SPREAD_WORDS ? SHPOOL_CACHELINE / 8 : 1;
+	g->l0_shift = g->nwords[0] <= SHPOOL_SPREAD_WORDS ? 3 : 0; /* 8 u64s: a line */
 	g->off_level[0] = off;
-	off += round_up(g->nwords[0] * g->l0_spread * 8, SHPOOL_CACHELINE);
+	off += round_up((g->nwords[0] << g->l0_shift) * 8, SHPOOL_CACHELINE);
 	for (uint32_t l = 1; l < g->nlevels; l++) {
 		g->off_level[l] = off;
 		off += round_up(g->nwords[l] * 8, SHPOOL_CACHELINE);
@@ -158,12 +159,10 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 	return 0;
 }
 
-int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn)
+int shpool_range_error(const struct shpool *p, uint64_t idx, const char *fn)
 {
-	if (idx >= p->g.capacity)
-		return shpool_fail(-ERANGE, "%s: slot %" PRIu64 " out of range (capacity %" PRIu64 ")",
-				   fn, idx, p->g.capacity);
-	return 0;
+	return shpool_fail(-ERANGE, "%s: slot %" PRIu64 " out of range (capacity %" PRIu64 ")",
+			   fn, idx, p->g.capacity);
 }
 
 static void header_fill(struct shpool_header *h, const struct shpool_layout *g)

@@ -111,7 +111,8 @@ struct shpool_layout {
 	uint32_t stride;
 	uint32_t word_shift;
 	uint32_t nlevels;
-	uint32_t l0_spread;     /* u64s from one L0 word to the next: 8 or 1 */
+	uint32_t l0_shift;      /* log2(u64s from one L0 word to the next): 3 or 0 */
+	uint32_t bit_index_mask; /* word_bits - 1: slot idx's bit is idx & this */
 	uint64_t nwords[SHPOOL_MAX_LEVELS];
 	uint64_t off_state;
 	uint64_t off_level[SHPOOL_MAX_LEVELS];
@@ -141,12 +142,18 @@ struct shpool {
 
 static inline _Atomic uint64_t *shpool_l0(const struct shpool *p, uint64_t w)
 {
-	return p->level[0] + w * p->g.l0_spread;
+	return p->level[0] + (w << p->g.l0_shift);
 }
 
 static inline uint64_t shpool_word_bits(const struct shpool *p)
 {
 	return UINT64_C(1) << p->g.word_shift;
+}
+
+/* Slot idx's bit within its L0 word. */
+static inline uint64_t shpool_bit_of(const struct shpool *p, uint64_t idx)
+{
+	return UINT64_C(1) << (idx & p->g.bit_index_mask);
 }
 
 /* The mask of valid bits in word w of level l (the last word may be
@@ -161,6 +168,15 @@ static inline uint64_t shpool_full_mask(const struct shpool *p, unsigned l, uint
 static inline uint8_t *shpool_slot(const struct shpool *p, uint64_t idx)
 {
 	return p->data + idx * p->g.stride;
+}
+
+/* I64, I32 and F64 slots are always 8 bytes apart (stride_for() in
+ * segment.c rounds up to 8): a shift rather than a multiply on the typed
+ * fast path. */
+#define SHPOOL_NUMERIC_STRIDE 8u
+static inline uint8_t *shpool_numeric_slot(const struct shpool *p, uint64_t idx)
+{
+	return p->data + idx * SHPOOL_NUMERIC_STRIDE;
 }
 
 /* ---- errors (error.c) ---- */
@@ -180,8 +196,14 @@ SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kin
 					uint32_t flags);
 /* "RAW", "I64", ... for messages; "unknown" for anything else. */
 SHPOOL_HIDDEN const char *shpool_kind_name(uint32_t kind);
-/* Is idx a slot of p? Records -ERANGE detail when not. */
-SHPOOL_HIDDEN int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn);
+/* Is idx a slot of p? Records -ERANGE detail when not. Inline: it sits on
+ * every fast path; only the failure is out of line. */
+SHPOOL_HIDDEN int shpool_range_error(const struct shpool *p, uint64_t idx, const char *fn)
+	__attribute__((cold, noinline));
+static inline int shpool_check_index(const struct shpool *p, uint64_t idx, const char *fn)
+{
+	return __builtin_expect(idx < p->g.capacity, 1) ? 0 : shpool_range_error(p, idx, fn);
+}
 
 /* ---- identity (recovery.c): who this process is, beyond its PID ---- */
 /* An owner record: pid in bits 0-21, a 2-bit tag, start time in 24-63. */

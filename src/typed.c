@@ -36,46 +36,64 @@ _Static_assert(SHPOOL_STR_PREFIX >= sizeof(_Atomic uint32_t) && SHPOOL_STR_PREFI
 
 /* ---- resolving a slot --------------------------------------------------- */
 
-static int need_kind(const struct shpool *p, shpool_kind want, const char *fn)
+/* The checks below run on every typed call: inline, with the failures
+ * out of line, so a valid call costs a few compares around its atomic. */
+static __attribute__((cold, noinline)) int kind_error(const struct shpool *p, shpool_kind want,
+						      const char *fn)
 {
-	if (p->g.kind == want)
-		return 0;
 	return shpool_fail(-EINVAL, "%s: pool kind is %s, this call needs %s", fn,
 			   shpool_kind_name(p->g.kind), shpool_kind_name(want));
+}
+
+static inline int need_kind(const struct shpool *p, shpool_kind want, const char *fn)
+{
+	return __builtin_expect(p->g.kind == want, 1) ? 0 : kind_error(p, want, fn);
+}
+
+static __attribute__((cold, noinline)) int null_handle_error(const char *fn)
+{
+	return shpool_fail(-EINVAL, "%s: NULL pool handle", fn);
+}
+
+static __attribute__((cold, noinline)) int unallocated_error(uint64_t idx, const char *fn)
+{
+	return shpool_fail(-ENOENT, "%s: slot %" PRIu64 " is not allocated", fn, idx);
 }
 
 /* Slot idx exists and is allocated now. A snapshot, not a lock: the check
  * catches misuse (a stale or foreign index); it cannot stop a concurrent
  * free, which is the user's to order. */
-static int need_allocated(const struct shpool *p, uint64_t idx, const char *fn)
+static inline int need_allocated(const struct shpool *p, uint64_t idx, const char *fn)
 {
-	uint64_t bit = UINT64_C(1) << (idx & (shpool_word_bits(p) - 1));
+	uint64_t bit = shpool_bit_of(p, idx);
 	int rc = shpool_check_index(p, idx, fn);
 
 	if (rc < 0)
 		return rc;
 	/* acquire: pairs with the seq_cst fetch_or that published the
 	 * allocation (claim_in_word(), alloc.c), as shpool_is_allocated(). */
-	if (!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift), memory_order_acquire) &
-	      bit))
-		return shpool_fail(-ENOENT, "%s: slot %" PRIu64 " is not allocated", fn, idx);
+	if (__builtin_expect(!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift),
+						    memory_order_acquire) & bit), 0))
+		return unallocated_error(idx, fn);
 	return 0;
 }
 
 /* The address of slot idx of a `kind` pool, after every check. */
-static int typed_slot(struct shpool *p, shpool_kind kind, uint64_t idx, const char *fn,
-		      uint8_t **slot)
+static inline __attribute__((always_inline)) int typed_slot(struct shpool *p, shpool_kind kind,
+							    uint64_t idx, const char *fn,
+							    uint8_t **slot)
 {
 	int rc;
 
-	if (!p)
-		return shpool_fail(-EINVAL, "%s: NULL pool handle", fn);
+	if (__builtin_expect(!p, 0))
+		return null_handle_error(fn);
 	rc = need_kind(p, kind, fn);
 	if (rc == 0)
 		rc = need_allocated(p, idx, fn);
 	if (rc < 0)
 		return rc;
-	*slot = shpool_slot(p, idx);
+	/* kind is a constant at every (inlined) call: the choice folds away. */
+	*slot = kind == SHPOOL_STR ? shpool_slot(p, idx) : shpool_numeric_slot(p, idx);
 	return 0;
 }
 
