@@ -178,6 +178,7 @@ static int ls_one(shpool_t *p, uint64_t idx, void *arg)
 	struct ls *l = arg;
 	pid_t pid = shpool_owner(p, idx);
 	const char *state = owner_state(l, pid);
+	char owner[16] = "-";
 
 	l->count++;
 	if (l->t->json) {
@@ -193,11 +194,10 @@ static int ls_one(shpool_t *p, uint64_t idx, void *arg)
 		json_close(&l->j, '}');
 		return 0;
 	}
-	printf("%-10" PRIu64 " ", idx);
 	if (pid > 0)
-		printf("%-8d %-7s", (int)pid, state);
-	else
-		printf("%-8s %-7s", "-", state);
+		snprintf(owner, sizeof(owner), "%d", (int)pid);
+	/* No padding after the last column: no trailing blanks. */
+	printf("%-10" PRIu64 " %-8s %-*s", idx, owner, l->t->data ? 7 : 0, state);
 	if (l->t->data) {
 		printf(" ");
 		show_data(l, p, idx);
@@ -227,7 +227,8 @@ int cmd_ls(const struct tool *t, shpool_t *p)
 		json_u64(&l.j, "capacity", shpool_capacity(p));
 		json_open(&l.j, "slots", '[');
 	} else {
-		printf("%-10s %-8s %-7s%s\n", "SLOT", "OWNER", "STATE", t->data ? " DATA" : "");
+		printf("%-10s %-8s %-*s%s\n", "SLOT", "OWNER", t->data ? 7 : 0, "STATE",
+		       t->data ? " DATA" : "");
 	}
 	rc = shpool_each_allocated(p, ls_one, &l);
 	free(l.buf);
