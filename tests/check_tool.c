@@ -387,6 +387,9 @@ START_TEST(usage_errors)
 	r = tool("ls", "--bogus", path, NULL);
 	assert_error(r, "unknown option '--bogus'");
 	run_free(&r);
+	r = tool("ls", "--json=yes", path, NULL);
+	assert_error(r, "option '--json=yes' takes no value");
+	run_free(&r);
 	r = tool("info", "--force", path, NULL);
 	assert_error(r, "--force does not apply");
 	run_free(&r);

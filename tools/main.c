@@ -212,9 +212,12 @@ static int parse_command(struct tool *t, const struct command *c, int argc, char
 	opterr = 0; /* our own messages, which name the command */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		/* getopt has moved past the offending argument. */
+		if (opt == '?' && strncmp(argv[optind - 1], "--", 2) == 0 &&
+		    strchr(argv[optind - 1], '=') && optopt)
+			return usage_error(c, "option '%s' takes no value", argv[optind - 1]);
 		if (opt == '?')
-			return optopt ? usage_error(c, "unknown option '-%c'", optopt)
-				      : usage_error(c, "unknown option '%s'", argv[optind - 1]);
+			return usage_error(c, "unknown option '%s'", argv[optind - 1]);
 		if (opt == ':')
 			return usage_error(c, "option '%s' needs a value", argv[optind - 1]);
 		rc = apply_option(t, c, opt, optarg);
