@@ -19,21 +19,25 @@ struct command {
 	const char *name;
 	int (*run)(const struct tool *t, shpool_t *p);
 	const char *opts;  /* the OPT_* letters it takes besides --json, --help */
-	const char *usage; /* after "shpool NAME" */
+	const char *usage;   /* after "shpool NAME" */
+	const char *summary; /* one line for the command list */
 	const char *help;
 };
 
 static const struct command commands[] = {
 	{ "info", cmd_info, "", "[--json] PATH",
+	  "kind, geometry and mapping size",
 	  "Show the pool's kind and geometry: capacity, elem_size (and max_len for STR),\n"
 	  "stride (bytes from one slot to the next), the size of its mapping, and the\n"
 	  "version of the library the tool runs with. Creation flags (SHPOOL_NO_ZERO,\n"
 	  "SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not report them.\n" },
 	{ "stats", cmd_stats, "", "[--json] PATH",
+	  "occupancy and counters",
 	  "Show shpool_stats(): capacity, elem_size, used, available, waiters (callers\n"
 	  "blocked in an allocation now), mmap_size, and the approximate counters allocs,\n"
 	  "frees, waits, timeouts and recoveries.\n" },
 	{ "ls", cmd_ls, "db", "[--json] [--data] [--bytes N] PATH",
+	  "allocated slots, their owners (and values)",
 	  "List the allocated slots, ascending, with the PID of each slot's owner and\n"
 	  "its state: alive, dead, or zombie (exited, not yet reaped), as kill(2) and\n"
 	  "/proc tell it now. A PID-only test: shpool check and shpool recover also\n"
@@ -44,20 +48,24 @@ static const struct command commands[] = {
 	  "  --bytes N   show at most N bytes of RAW and STR data (default 16 for RAW,\n"
 	  "              64 for STR; 0: all of it). Implies --data.\n" },
 	{ "check", cmd_check, "", "[--json] PATH",
+	  "cross-check the pool; exit 1 on problems",
 	  "Cross-check the bitmap, summary, owner records and counters with\n"
 	  "shpool_check() and print its report. Exit status 0 when consistent, 1 when\n"
 	  "problems were found, 2 on error. On a pool in use, an allocation or free in\n"
 	  "progress can show as a passing problem: check again on a quiet pool.\n" },
 	{ "recover", cmd_recover, "", "[--json] PATH",
+	  "free the slots of dead processes",
 	  "Free the slots whose owning process is dead (shpool_recover_stale()) and\n"
 	  "print how many. Safe at any time, also while the pool is in use. Exit\n"
 	  "status 0 whether or not there was anything to recover.\n" },
 	{ "reset", cmd_reset, "f", "--force [--json] PATH",
+	  "free every slot (the pool must be idle)",
 	  "Free every slot and wake every waiter (shpool_reset()). Refused without\n"
 	  "--force. Only for a pool nobody uses: YOU must make sure that no process\n"
 	  "holds, allocates or frees a slot meanwhile, or their slots will be handed out\n"
 	  "twice. Prints how many slots were allocated before the reset.\n" },
 	{ "watch", cmd_watch, "ci", "[--json] [--count N] [--interval MS] PATH",
+	  "used/available/waiters, once a second",
 	  "Print used, available and waiters once a second (with --json: one object\n"
 	  "per line, with the counters too) until interrupted (SIGINT or SIGTERM: exit\n"
 	  "status 0).\n"
@@ -72,13 +80,13 @@ static const char *prog = "shpool";
 
 static void usage_global(FILE *f)
 {
-	fprintf(f, "Usage: %s COMMAND [OPTIONS] PATH\n"
+	fprintf(f, "Usage: %s [--json] COMMAND [OPTIONS] PATH\n"
 		   "       %s --help | --version\n"
 		   "Look inside a libshpool pool file.\n\n"
 		   "Commands:\n",
 		prog, prog);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].usage);
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
 		"Options (every command):\n"
