@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The shpool(1) tool as installed: its man page lints clean (mandoc), the
+# installed binary runs against a pool, and the page is where man looks.
+# Cost: installing mandoc (a few seconds), one `make install`, a few runs.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DEBIAN_FRONTEND=noninteractive
+
+if ! command -v mandoc >/dev/null; then
+	apt-get update -qq
+	apt-get install -y -qq mandoc >/dev/null
+fi
+echo "-- mandoc -T lint -W warning doc/shpool.1"
+mandoc -T lint -W warning doc/shpool.1
+
+prefix=$(mktemp -d)
+work=$(mktemp -d)
+trap 'rm -rf "$prefix" "$work"' EXIT
+# libtool warns that the prefix is not the configured one: expected here.
+if ! make install prefix="$prefix" >"$work/install.log" 2>&1; then
+	cat "$work/install.log"
+	echo "make install failed"
+	exit 1
+fi
+test -f "$prefix/share/man/man1/shpool.1"
+shpool="$prefix/bin/shpool"
+# Installed under another prefix than configured: the binary's run path
+# names the configured libdir, so point the loader at this one.
+export LD_LIBRARY_PATH="$prefix/lib"
+echo "-- $("$shpool" --version)"
+
+# An error: exit status 2 and the library's detail.
+set +e
+"$shpool" info "$work/missing" 2>"$work/err"; rc=$?
+set -e
+if [ "$rc" -ne 2 ] || ! grep -q "No such file or directory" "$work/err"; then
+	echo "installed shpool: wrong exit status ($rc) or message: $(cat "$work/err")"
+	exit 1
+fi
+# A real pool, made by a program built against the installed library.
+cat > "$work/mk.c" <<'C'
+#include <shpool.h>
+int main(int argc, char **argv)
+{
+	shpool_t *p;
+	(void)argc;
+	if (shpool_create(&p, argv[1], SHPOOL_I64, 8, 0, NULL) < 0 ||
+	    shpool_alloc_set_i64(p, 42, 0) < 0)
+		return 1;
+	shpool_close(p);
+	return 0;
+}
+C
+cc -o "$work/mk" "$work/mk.c" -I"$prefix/include" -L"$prefix/lib" -lshpool \
+	-Wl,-rpath,"$prefix/lib"
+"$work/mk" "$work/pool"
+out=$("$shpool" ls --data --json "$work/pool")
+case "$out" in *'"value":42'*) ;; *) echo "installed shpool ls: $out"; exit 1 ;; esac
+out=$("$shpool" stats "$work/pool")
+case "$out" in *"used        1"*) ;; *) echo "installed shpool stats: $out"; exit 1 ;; esac
+echo "== tool step passed: man page lints clean, installed shpool works"

@@ -1,0 +1,901 @@
+/* SPDX-License-Identifier: MIT */
+/* The shpool(1) tool, run as a program against real pool files: output,
+ * --json validity, exit statuses, and errors. White-box only to damage a
+ * header (an unknown kind). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shpool-internal.h"
+#include "testutil.h"
+
+#ifndef SHPOOL_TOOL
+#error "SHPOOL_TOOL must name the built tool"
+#endif
+
+/* ---- running the tool ------------------------------------------------- */
+
+struct run {
+	int status; /* exit status, 128+signal if killed */
+	char *out;  /* all of stdout, NUL-terminated */
+	char *err;  /* all of stderr */
+	size_t out_len;
+};
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, got;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? 2 * cap : 8192;
+			buf = realloc(buf, cap);
+			ck_assert(buf != NULL);
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+	} while (got);
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* Run argv[0] with argv, stdin from in (or /dev/null); capture everything. */
+static struct run run_argv(char **argv, const char *in)
+{
+	char *out = test_path("stdout"), *err = test_path("stderr");
+	struct run r;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int i = open(in ? in : "/dev/null", O_RDONLY);
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	r.status = test_wait(pid);
+	r.out = slurp(out, &r.out_len);
+	r.err = slurp(err, NULL);
+	free(out);
+	free(err);
+	return r;
+}
+
+/* shpool ARGS... (NULL-terminated). */
+static struct run tool(const char *arg, ...)
+{
+	char *argv[16] = { SHPOOL_TOOL };
+	int n = 1;
+	va_list ap;
+
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		ck_assert_int_lt(n, 15);
+		argv[n++] = (char *)a;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	return run_argv(argv, NULL);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define assert_has(hay, needle) \
+	ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
+#define assert_lacks(hay, needle) \
+	ck_assert_msg(strstr((hay), (needle)) == NULL, "\"%s\" has \"%s\"", (hay), (needle))
+
+/* A failure: exit status 2, nothing on stdout, `msg` on stderr. */
+#define assert_error(r, msg) \
+	do { \
+		ck_assert_msg((r).status == 2, "exit %d, stderr: %s", (r).status, (r).err); \
+		ck_assert_str_eq((r).out, ""); \
+		assert_has((r).err, "shpool: "); \
+		assert_has((r).err, (msg)); \
+	} while (0)
+
+#define assert_ok(r) \
+	ck_assert_msg((r).status == 0, "exit %d, stderr: %s", (r).status, (r).err)
+
+/* ---- JSON: a strict syntax check, and python3 when there is one ------- */
+
+static const char *js_ws(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	return s;
+}
+
+static const char *js_value(const char *s, int depth);
+
+static const char *js_string(const char *s)
+{
+	if (*s++ != '"')
+		return NULL;
+	for (; *s != '"'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20)
+			return NULL; /* unescaped control character (or the end) */
+		if (c != '\\')
+			continue;
+		s++;
+		if (*s == 'u') {
+			for (int i = 1; i <= 4; i++)
+				if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+					return NULL;
+			s += 4;
+		} else if (!*s || !strchr("\"\\/bfnrt", *s)) {
+			return NULL;
+		}
+	}
+	return s + 1;
+}
+
+static const char *js_number(const char *s)
+{
+	const char *start = s;
+
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return NULL;
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return NULL;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return NULL;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return s > start ? s : NULL;
+}
+
+/* Members of an object or elements of an array, up to `close`. */
+static const char *js_items(const char *s, int depth, bool object, char close)
+{
+	s = js_ws(s);
+	if (*s == close)
+		return s + 1;
+	for (;;) {
+		if (object) {
+			s = js_string(js_ws(s));
+			if (!s || *(s = js_ws(s)) != ':')
+				return NULL;
+			s++;
+		}
+		s = js_value(s, depth + 1);
+		if (!s)
+			return NULL;
+		s = js_ws(s);
+		if (*s == close)
+			return s + 1;
+		if (*s++ != ',')
+			return NULL;
+	}
+}
+
+static const char *js_value(const char *s, int depth)
+{
+	s = js_ws(s);
+	if (depth > 32)
+		return NULL;
+	switch (*s) {
+	case '{': return js_items(s + 1, depth, true, '}');
+	case '[': return js_items(s + 1, depth, false, ']');
+	case '"': return js_string(s);
+	case 't': return strncmp(s, "true", 4) ? NULL : s + 4;
+	case 'f': return strncmp(s, "false", 5) ? NULL : s + 5;
+	case 'n': return strncmp(s, "null", 4) ? NULL : s + 4;
+	}
+	return js_number(s);
+}
+
+/* Each line of text is one JSON object, and there are `lines` of them. */
+static void assert_json_lines(const char *text, int lines)
+{
+	int n = 0;
+
+	for (const char *s = text; *s; n++) {
+		const char *end;
+
+		ck_assert_msg(*s == '{', "not an object: %s", s);
+		end = js_value(s, 0);
+		ck_assert_msg(end && *end == '\n', "invalid JSON: %s", s);
+		s = end + 1;
+	}
+	ck_assert_int_eq(n, lines);
+}
+
+static int python_state = -1; /* -1 unknown, 0 absent, 1 present */
+
+/* Parse every line of `json` with python3's json module into `docs` (and
+ * `d`, the first), then run `code` (may be "") with sys.argv[1:] = the
+ * extra arguments. Returns its exit status, or -1 when there is no python3:
+ * then nothing is checked beyond assert_json_lines(). One python per
+ * output, as each start costs a noticeable fraction of a second. */
+static int python(const char *json, const char *code, ...)
+{
+	char *argv[16] = { "python3", "-c", NULL };
+	char *in = test_path("py-in"), *prog;
+	struct run r;
+	FILE *f;
+	va_list ap;
+	int n = 3;
+
+	if (python_state == 0)
+		return -1;
+	f = fopen(in, "we");
+	ck_assert(f != NULL);
+	fputs(json, f);
+	fclose(f);
+	ck_assert_int_ge(asprintf(&prog, "import json, sys\n"
+					 "docs = [json.loads(line) for line in sys.stdin]\n"
+					 "assert docs and all(isinstance(x, dict) for x in docs)\n"
+					 "d = docs[0]\n"
+					 "%s\n",
+				  code),
+			 0);
+	argv[2] = prog;
+	va_start(ap, code);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	r = run_argv(argv, in);
+	free(in);
+	free(prog);
+	if (r.status == 127) {
+		python_state = 0;
+		run_free(&r);
+		return -1;
+	}
+	python_state = 1;
+	if (r.status != 0)
+		fprintf(stderr, "python3 on %s: %s%s", json, r.out, r.err);
+	run_free(&r);
+	return r.status;
+}
+
+/* python() must accept it (or be absent). */
+#define assert_python(json, ...) \
+	ck_assert_msg(python((json), __VA_ARGS__, NULL) <= 0, "python3 rejects: %s", (json))
+
+/* ---- pools ------------------------------------------------------------- */
+
+static shpool_t *make_pool(const char *path, shpool_kind kind, uint64_t capacity,
+			   uint32_t elem_size)
+{
+	shpool_t *p;
+
+	ck_assert_int_eq(shpool_create(&p, path, kind, capacity, elem_size, NULL), 0);
+	return p;
+}
+
+/* A child that allocates n slots of the (inherited) pool and exits
+ * without freeing them: a crashed owner. */
+static int die_holding(void *arg)
+{
+	shpool_t *p = arg;
+
+	for (int i = 0; i < 2; i++)
+		if (shpool_alloc(p, 0) < 0)
+			return 1;
+	return 0;
+}
+
+static void make_dead_owner(shpool_t *p)
+{
+	ck_assert_int_eq(test_wait(test_fork(die_holding, p)), 0);
+}
+
+/* ---- version, help, usage ---------------------------------------------- */
+
+START_TEST(version_and_help)
+{
+	struct run r = tool("--version", NULL);
+	char want[64];
+
+	assert_ok(r);
+	snprintf(want, sizeof(want), "(libshpool %s)", shpool_version());
+	assert_has(r.out, want);
+	run_free(&r);
+
+	r = tool("--help", NULL);
+	assert_ok(r);
+	ck_assert_str_eq(r.err, "");
+	for (const char *c = "info\0stats\0ls\0check\0recover\0reset\0watch\0"; *c;
+	     c += strlen(c) + 1)
+		assert_has(r.out, c);
+	assert_has(r.out, "Exit status");
+	run_free(&r);
+
+	r = tool("ls", "--help", NULL);
+	assert_ok(r);
+	assert_has(r.out, "Usage: shpool ls");
+	assert_has(r.out, "--data");
+	run_free(&r);
+
+	r = tool("help", "watch", NULL);
+	assert_ok(r);
+	assert_has(r.out, "--interval MS");
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 8, 16);
+	struct run r;
+
+	ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	r = tool(NULL);
+	assert_error(r, "missing COMMAND");
+	run_free(&r);
+	r = tool("frobnicate", path, NULL);
+	assert_error(r, "unknown command 'frobnicate'");
+	run_free(&r);
+	r = tool("--bogus", NULL);
+	assert_error(r, "unknown option '--bogus'");
+	run_free(&r);
+	r = tool("ls", NULL);
+	assert_error(r, "ls: missing PATH");
+	assert_has(r.err, "Try 'shpool ls --help'");
+	run_free(&r);
+	r = tool("ls", path, path, NULL);
+	assert_error(r, "unexpected argument");
+	run_free(&r);
+	r = tool("ls", "--bogus", path, NULL);
+	assert_error(r, "unknown option '--bogus'");
+	run_free(&r);
+	r = tool("ls", "--json=yes", path, NULL);
+	assert_error(r, "option '--json=yes' takes no value");
+	run_free(&r);
+	r = tool("info", "--force", path, NULL);
+	assert_error(r, "--force does not apply");
+	run_free(&r);
+	r = tool("watch", "--count", "0", path, NULL);
+	assert_error(r, "--count: '0'");
+	run_free(&r);
+	r = tool("watch", "--interval", "-5", path, NULL);
+	assert_error(r, "--interval: '-5'");
+	run_free(&r);
+	r = tool("watch", path, "--count", NULL);
+	assert_error(r, "needs a value");
+	run_free(&r);
+	r = tool("ls", "--bytes", "lots", path, NULL);
+	assert_error(r, "--bytes: 'lots'");
+	run_free(&r);
+
+	/* reset without --force touches nothing. */
+	r = tool("reset", path, NULL);
+	assert_error(r, "refusing to reset without --force");
+	run_free(&r);
+	ck_assert_uint_eq(shpool_used(p), 1);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+/* ---- errors attaching --------------------------------------------------- */
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+START_TEST(attach_errors)
+{
+	char *missing = test_path("missing"), *text = test_path("text"), *tiny = test_path("tiny");
+	char *odd = test_path("odd-kind"), want[512];
+	char junk[512];
+	shpool_t *p;
+	struct run r;
+	uint32_t kind = 77;
+	int fd;
+
+	r = tool("info", missing, NULL);
+	assert_error(r, "No such file or directory");
+	/* The path is said once, not twice. */
+	snprintf(want, sizeof(want), "shpool: %s: No such file or directory\n", missing);
+	ck_assert_str_eq(r.err, want);
+	run_free(&r);
+
+	memset(junk, 'x', sizeof(junk));
+	write_file(text, junk, sizeof(junk));
+	r = tool("stats", text, NULL);
+	assert_error(r, "not a libshpool segment");
+	run_free(&r);
+
+	write_file(tiny, "SHPOOL", 6);
+	r = tool("ls", tiny, NULL);
+	assert_error(r, "truncated");
+	run_free(&r);
+
+	r = tool("check", test_dir(), NULL);
+	assert_error(r, "Is a directory");
+	run_free(&r);
+
+	/* With --json too, the error is text on stderr, not JSON on stdout. */
+	r = tool("info", "--json", missing, NULL);
+	assert_error(r, "No such file or directory");
+	run_free(&r);
+
+	/* A pool whose header names a kind this library does not know: every
+	 * kind is refused, and that is what the message says. */
+	p = make_pool(odd, SHPOOL_I32, 8, 0);
+	shpool_close(p);
+	fd = open(odd, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &kind, sizeof(kind), offsetof(struct shpool_header, kind)),
+			 (ssize_t)sizeof(kind));
+	close(fd);
+	r = tool("info", odd, NULL);
+	assert_error(r, "a kind that libshpool");
+	run_free(&r);
+
+	free(missing);
+	free(text);
+	free(tiny);
+	free(odd);
+}
+END_TEST
+
+/* ---- info, stats --------------------------------------------------------- */
+
+static const struct {
+	shpool_kind kind;
+	const char *name;
+	uint32_t elem_size;
+	const char *elem_line;
+} kinds[] = {
+	{ SHPOOL_RAW, "RAW", 24, "elem_size  24\n" },
+	{ SHPOOL_I64, "I64", 0, "elem_size  8\n" },
+	{ SHPOOL_I32, "I32", 0, "elem_size  4\n" },
+	{ SHPOOL_F64, "F64", 0, "elem_size  8\n" },
+	{ SHPOOL_STR, "STR", 40, "max_len    40\n" },
+};
+
+/* Each kind is found without being told. */
+START_TEST(info_every_kind)
+{
+	char *path = test_path("pool"), want[256];
+	shpool_t *p = make_pool(path, kinds[_i].kind, 100, kinds[_i].elem_size);
+	shpool_stats_t st;
+	struct run r;
+
+	ck_assert_int_eq(shpool_stats(p, &st), 0);
+	r = tool("info", path, NULL);
+	assert_ok(r);
+	snprintf(want, sizeof(want), "path       %s\nkind       %s\ncapacity   100\n", path,
+		 kinds[_i].name);
+	assert_has(r.out, want);
+	assert_has(r.out, kinds[_i].elem_line);
+	snprintf(want, sizeof(want), "stride     %zu\nmmap_size  %llu\nlibrary    %s\n",
+		 shpool_stride(p), (unsigned long long)st.mmap_size, shpool_version());
+	assert_has(r.out, want);
+	run_free(&r);
+
+	r = tool("--json", "info", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	if (kinds[_i].kind == SHPOOL_STR) /* one is enough: python is slow to start */
+		assert_python(r.out, "assert d['kind'] == 'STR' and d['max_len'] == 40");
+	snprintf(want, sizeof(want), "\"kind\":\"%s\",\"capacity\":100,", kinds[_i].name);
+	assert_has(r.out, want);
+	if (kinds[_i].kind == SHPOOL_STR)
+		assert_has(r.out, "\"max_len\":40");
+	else
+		assert_lacks(r.out, "max_len");
+	run_free(&r);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(stats_counts)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_I64, 10, 0);
+	struct run r;
+	int64_t s;
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	s = shpool_alloc(p, 0);
+	ck_assert_int_eq(shpool_free(p, (uint64_t)s), 0);
+
+	r = tool("stats", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "capacity    10\n");
+	assert_has(r.out, "used        4\n");
+	assert_has(r.out, "available   6\n");
+	assert_has(r.out, "waiters     0\n");
+	assert_has(r.out, "allocs      5\n");
+	assert_has(r.out, "frees       1\n");
+	run_free(&r);
+
+	r = tool("stats", path, "--json", NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"used\":4,\"available\":6,\"waiters\":0,");
+	assert_has(r.out, "\"recoveries\":0}");
+	assert_python(r.out, "assert d['used'] + d['available'] == d['capacity'] == 10");
+	run_free(&r);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+/* ---- ls ------------------------------------------------------------------ */
+
+START_TEST(ls_owners)
+{
+	char *path = test_path("pool"), want[128];
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 64, 8);
+	siginfo_t si;
+	struct run r;
+	uint64_t mine;
+	pid_t zombie;
+
+	mine = (uint64_t)shpool_alloc(p, 0);
+	make_dead_owner(p);
+	/* A child that exits holding slots but is not reaped yet. */
+	zombie = test_fork(die_holding, p);
+	ck_assert_int_eq(waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT), 0);
+
+	r = tool("ls", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "SLOT       OWNER    STATE\n");
+	snprintf(want, sizeof(want), "%-10llu %-8d alive", (unsigned long long)mine, (int)getpid());
+	assert_has(r.out, want);
+	assert_has(r.out, " dead");
+	snprintf(want, sizeof(want), "%-8d zombie", (int)zombie);
+	assert_has(r.out, want);
+	assert_has(r.out, "5 of 64 slots allocated\n");
+	run_free(&r);
+
+	r = tool("ls", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	snprintf(want, sizeof(want), "{\"slot\":%llu,\"owner\":%d,\"state\":\"alive\"}",
+		 (unsigned long long)mine, (int)getpid());
+	assert_has(r.out, want);
+	assert_has(r.out, "\"count\":5}");
+	assert_python(r.out, "states = sorted(s['state'] for s in d['slots'])\n"
+			     "assert states == ['alive'] + ['dead'] * 2 + ['zombie'] * 2\n"
+			     "slots = [s['slot'] for s in d['slots']]\n"
+			     "assert slots == sorted(slots)");
+	run_free(&r);
+	ck_assert_int_eq(test_wait(zombie), 0);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(ls_data_typed)
+{
+	char *dir = test_path(""), path[512];
+	shpool_t *p;
+	struct run r;
+
+	snprintf(path, sizeof(path), "%si64", dir);
+	p = make_pool(path, SHPOOL_I64, 8, 0);
+	ck_assert_int_ge(shpool_alloc_set_i64(p, INT64_MIN, 0), 0);
+	r = tool("ls", "--data", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "STATE   DATA\n");
+	assert_has(r.out, " -9223372036854775808\n");
+	run_free(&r);
+	shpool_close(p);
+
+	snprintf(path, sizeof(path), "%si32", dir);
+	p = make_pool(path, SHPOOL_I32, 8, 0);
+	ck_assert_int_ge(shpool_alloc_set_i32(p, -42, 0), 0);
+	r = tool("ls", "--data", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"value\":-42}");
+	run_free(&r);
+	shpool_close(p);
+
+	snprintf(path, sizeof(path), "%sf64", dir);
+	p = make_pool(path, SHPOOL_F64, 8, 0);
+	ck_assert_int_ge(shpool_alloc_set_f64(p, 0.1, 0), 0);
+	ck_assert_int_ge(shpool_alloc_set_f64(p, NAN, 0), 0);
+	ck_assert_int_ge(shpool_alloc_set_f64(p, -INFINITY, 0), 0);
+	r = tool("ls", "--data", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_python(r.out, "v = [s['value'] for s in d['slots']]\n"
+			     "assert 0.1 in v and 'nan' in v and '-inf' in v");
+	assert_has(r.out, "\"value\":0.10000000000000001}");
+	assert_has(r.out, "\"value\":\"nan\"}");
+	assert_has(r.out, "\"value\":\"-inf\"}");
+	run_free(&r);
+	shpool_close(p);
+	free(dir);
+}
+END_TEST
+
+START_TEST(ls_data_bytes)
+{
+	char *dir = test_path(""), path[512];
+	unsigned char bytes[24];
+	shpool_t *p;
+	struct run r;
+
+	snprintf(path, sizeof(path), "%sraw", dir);
+	p = make_pool(path, SHPOOL_RAW, 8, sizeof(bytes));
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (unsigned char)(0xa0 + i);
+	ck_assert_int_ge(shpool_alloc_set(p, bytes, sizeof(bytes), 0), 0);
+	r = tool("ls", "--data", path, NULL);
+	assert_ok(r);
+	/* 16 bytes by default, and a mark that there is more. */
+	assert_has(r.out, " a0a1a2a3 a4a5a6a7 a8a9aaab acadaeaf ...\n");
+	run_free(&r);
+	r = tool("ls", "--bytes", "0", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"hex\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7\","
+			  "\"truncated\":false}");
+	run_free(&r);
+	shpool_close(p);
+
+	/* STR: quoted and escaped for people; JSON escapes, with U+FFFD for
+	 * a byte that is not UTF-8, and says when it cut the string. */
+	snprintf(path, sizeof(path), "%sstr", dir);
+	p = make_pool(path, SHPOOL_STR, 8, 32);
+	ck_assert_int_ge(shpool_alloc_set_str(p, "a\"b\\c\n\x01\xff z", 10, 0), 0);
+	r = tool("ls", "--data", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, " \"a\\\"b\\\\c\\n\\x01\\xff z\"\n");
+	run_free(&r);
+	r = tool("ls", "--json", "--data", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"value\":\"a\\\"b\\\\c\\n\\u0001\\ufffd z\",\"length\":10,"
+			  "\"truncated\":false}");
+	assert_python(r.out, "assert d['slots'][0]['value'] == 'a\"b\\\\c\\n\\x01\\ufffd z'");
+	run_free(&r);
+	r = tool("ls", "--bytes", "3", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, " \"a\\\"b\"... (10 bytes)\n");
+	run_free(&r);
+	shpool_close(p);
+	free(dir);
+}
+END_TEST
+
+/* A path with every character JSON must escape round-trips. */
+START_TEST(json_escapes_path)
+{
+	char *path = test_path("we\"ird\\na\tme\nx\x1f");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	struct run r = tool("info", "--json", path, NULL);
+
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "we\\\"ird\\\\na\\tme\\nx\\u001f\"");
+	assert_python(r.out, "assert d['path'] == sys.argv[1]", path);
+	run_free(&r);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+/* ---- check, recover, reset ---------------------------------------------- */
+
+START_TEST(check_and_recover_dead_owner)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 32, 8);
+	struct run r;
+
+	ck_assert_int_ge(shpool_alloc(p, 0), 0); /* a live owner: us */
+	r = tool("check", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "1 of 32 slots allocated, 0 problems\n");
+	run_free(&r);
+
+	make_dead_owner(p);
+	r = tool("check", path, NULL);
+	ck_assert_int_eq(r.status, 1);
+	assert_has(r.out, "held by a dead process");
+	assert_has(r.out, "3 of 32 slots allocated, 2 problems");
+	run_free(&r);
+
+	r = tool("check", "--json", path, NULL);
+	ck_assert_int_eq(r.status, 1);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"problems\":2,\"report\":[\"slot ");
+	assert_python(r.out, "assert d['problems'] == 2 and len(d['report']) == 3");
+	run_free(&r);
+
+	r = tool("recover", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, ": recovered 2 slots\n");
+	run_free(&r);
+	ck_assert_uint_eq(shpool_used(p), 1); /* ours stays */
+
+	r = tool("check", path, NULL);
+	assert_ok(r);
+	run_free(&r);
+	/* Nothing left to do is still success. */
+	r = tool("recover", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"recovered\":0}");
+	run_free(&r);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+START_TEST(reset_forced)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_I32, 16, 0);
+	struct run r;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	r = tool("reset", "--force", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, ": reset, 3 slots freed\n");
+	run_free(&r);
+	ck_assert_uint_eq(shpool_used(p), 0);
+
+	ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	r = tool("reset", "--json", "--force", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"freed\":1}");
+	run_free(&r);
+	ck_assert_uint_eq(shpool_used(p), 0);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+/* ---- watch ---------------------------------------------------------------- */
+
+START_TEST(watch_counted)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 12, 8);
+	struct run r;
+	char *nl;
+	int lines = 0;
+
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	r = tool("watch", "--count", "3", "--interval", "5", path, NULL);
+	assert_ok(r);
+	for (nl = r.out; (nl = strchr(nl, '\n')); nl++)
+		lines++;
+	ck_assert_int_eq(lines, 4); /* the heading and 3 samples */
+	assert_has(r.out, "USED    AVAILABLE  WAITERS\n");
+	assert_has(r.out, "            5            7        0\n");
+	run_free(&r);
+
+	r = tool("watch", "--json", "--count=2", "--interval=5", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 2);
+	assert_python(r.out, "assert len(docs) == 2 and all(x['used'] == 5 for x in docs)");
+	assert_has(r.out, "\"used\":5,\"available\":7,\"waiters\":0,");
+	run_free(&r);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+/* Without --count it runs until SIGINT, which is a normal end (exit 0). */
+START_TEST(watch_until_sigint)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	int out[2];
+	char buf[256];
+	FILE *f;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(out), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl(SHPOOL_TOOL, SHPOOL_TOOL, "watch", "--json", "--interval", "20", path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	ck_assert(f != NULL);
+	/* Two samples read: it is running and looping. */
+	ck_assert(fgets(buf, sizeof(buf), f) != NULL);
+	assert_has(buf, "\"used\":0,");
+	ck_assert(fgets(buf, sizeof(buf), f) != NULL);
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	ck_assert_int_eq(test_wait(pid), 0);
+	fclose(f);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
+static Suite *tool_suite(void)
+{
+	Suite *s = suite_create("tool");
+	TCase *cli = tcase_create("cli");
+	TCase *cmds = tcase_create("commands");
+
+	tcase_add_test(cli, version_and_help);
+	tcase_add_test(cli, usage_errors);
+	tcase_add_test(cli, attach_errors);
+	tcase_add_loop_test(cmds, info_every_kind, 0, sizeof(kinds) / sizeof(kinds[0]));
+	tcase_add_test(cmds, stats_counts);
+	tcase_add_test(cmds, ls_owners);
+	tcase_add_test(cmds, ls_data_typed);
+	tcase_add_test(cmds, ls_data_bytes);
+	tcase_add_test(cmds, json_escapes_path);
+	tcase_add_test(cmds, check_and_recover_dead_owner);
+	tcase_add_test(cmds, reset_forced);
+	tcase_add_test(cmds, watch_counted);
+	tcase_add_test(cmds, watch_until_sigint);
+	tcase_set_timeout(cli, 30);
+	tcase_set_timeout(cmds, 60);
+	suite_add_tcase(s, cli);
+	suite_add_tcase(s, cmds);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(tool_suite());
+}

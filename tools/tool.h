@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* The shpool command-line tool: what its source files share. */
+#ifndef SHPOOL_TOOL_H
+#define SHPOOL_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <shpool.h>
+
+/* Exit statuses (documented in --help and shpool(1)). */
+#define EXIT_OK 0
+#define EXIT_PROBLEMS 1 /* check found inconsistencies */
+#define EXIT_ERROR 2    /* usage or runtime error; a message is on stderr */
+
+/* What the command line asked for. */
+struct tool {
+	const char *cmd;     /* "info", "ls", ... */
+	const char *path;    /* the pool file */
+	bool json;           /* --json: one JSON object (watch: one per line) */
+	bool data;           /* ls --data */
+	uint64_t bytes;      /* ls --bytes: 0 means the whole slot */
+	bool bytes_set;      /* --bytes was given (else the per-kind default) */
+	bool force;          /* reset --force */
+	uint64_t count;      /* watch --count: 0 means until interrupted */
+	uint64_t interval;   /* watch --interval, milliseconds */
+};
+
+/* ---- main.c ---- */
+/* "shpool: PATH: <detail>" on stderr for a library failure rc; returns
+ * EXIT_ERROR. */
+int tool_fail(const struct tool *t, int rc);
+
+/* ---- open.c ---- */
+/* Attach the pool at t->path whatever its kind (see the comment there).
+ * EXIT_OK, or EXIT_ERROR with the reason on stderr. */
+int tool_open(const struct tool *t, shpool_t **out);
+/* "RAW", "I64", ... */
+const char *tool_kind_name(int kind);
+
+/* ---- json.c: a small JSON writer (one line, no pretty printing) ---- */
+struct json {
+	FILE *f;
+	unsigned depth;
+	bool comma[16]; /* a value was written at this depth: next needs ',' */
+};
+void json_init(struct json *j, FILE *f);
+/* key is NULL inside arrays. */
+void json_open(struct json *j, const char *key, char bracket);
+void json_close(struct json *j, char bracket);
+void json_u64(struct json *j, const char *key, uint64_t v);
+void json_i64(struct json *j, const char *key, int64_t v);
+/* A finite double as a number; NaN and infinities as the strings "nan",
+ * "inf" and "-inf" (JSON has no literal for them). */
+void json_f64(struct json *j, const char *key, double v);
+void json_bool(struct json *j, const char *key, bool v);
+void json_null(struct json *j, const char *key);
+void json_str(struct json *j, const char *key, const char *s);
+/* len bytes of s, which may hold NULs and bytes that are not UTF-8. */
+void json_strn(struct json *j, const char *key, const char *s, size_t len);
+/* End the top-level value with a newline. */
+void json_end(struct json *j);
+
+/* Human output: s[0..len) in double quotes, C-escaped where not printable. */
+void print_quoted(FILE *f, const char *s, size_t len);
+
+/* ---- commands: each returns an exit status ---- */
+int cmd_info(const struct tool *t, shpool_t *p);
+int cmd_stats(const struct tool *t, shpool_t *p);
+int cmd_ls(const struct tool *t, shpool_t *p);
+int cmd_check(const struct tool *t, shpool_t *p);
+int cmd_recover(const struct tool *t, shpool_t *p);
+int cmd_reset(const struct tool *t, shpool_t *p);
+int cmd_watch(const struct tool *t, shpool_t *p);
+
+#endif
