@@ -258,9 +258,13 @@ int shpool_check(shpool_t *p, FILE *report)
 	SHPOOL_CHECK_HANDLE(p);
 	problems = shpool_summary_audit(p, report);
 	for (uint64_t idx = 0; idx < p->g.capacity; idx++) {
-		uint64_t rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+		/* The bit first, then the record: an allocation sets them in the
+		 * other order, so one that lands between our loads cannot look
+		 * like a bit without a record. (The check is exact on a quiet
+		 * pool; under traffic it may report steps in progress.) */
 		bool bit = atomic_load(shpool_l0(p, idx >> p->g.word_shift)) &
 			   shpool_bit_of(p, idx);
+		uint64_t rec = atomic_load(&p->owner[idx]);
 		const char *what = NULL;
 
 		bits += bit;
