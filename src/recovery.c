@@ -133,6 +133,24 @@ pid_t shpool_owner(shpool_t *p, uint64_t idx)
 
 enum { DEAD, ALIVE };
 
+/* How many threads /proc/PID/status counts; 0 if it cannot tell. */
+static long proc_threads(pid_t pid)
+{
+	char path[64], line[256];
+	long threads = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %ld", &threads) == 1)
+			break;
+	fclose(f);
+	return threads;
+}
+
 static int proc_liveness(pid_t pid, uint64_t start)
 {
 	uint64_t st;
@@ -148,8 +166,11 @@ static int proc_liveness(pid_t pid, uint64_t start)
 		return kill(pid, 0) < 0 && errno == ESRCH ? DEAD : ALIVE;
 	if (rc < 0)
 		return ALIVE;
-	if (state == 'Z' || state == 'X')
-		return DEAD; /* exited, not yet reaped: it will never free */
+	/* Exited but not yet reaped: it will never free. Unless only its
+	 * main thread ended (pthread_exit()) and others go on: /proc shows
+	 * the leader as a zombie then too. */
+	if ((state == 'Z' || state == 'X') && proc_threads(pid) <= 1)
+		return DEAD;
 	/* A record made without /proc has start 0: PID-only identity. */
 	return start == 0 || st == start ? ALIVE : DEAD;
 }

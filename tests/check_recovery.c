@@ -3,6 +3,7 @@
  * and the consistency checker. White-box: sees the owner record format. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -281,6 +282,74 @@ START_TEST(zombie_owner_is_dead)
 }
 END_TEST
 
+/* A process whose main thread called pthread_exit() while another thread
+ * goes on shows as a zombie in /proc/PID/stat: it is alive all the same. */
+struct leader_exit {
+	shpool_t *p;
+	int ready;     /* write end: "slot taken" */
+	int release;   /* read end: EOF ends the last thread */
+	int release_w; /* the parent's end, closed in the child */
+};
+
+static void *hold_until_released(void *arg)
+{
+	struct leader_exit *le = arg;
+	char c;
+
+	if (shpool_try_alloc(le->p) < 0 || write(le->ready, "x", 1) != 1)
+		_exit(2);
+	while (read(le->release, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+static int leader_exits(void *arg)
+{
+	struct leader_exit *le = arg;
+	pthread_t t;
+
+	close(le->release_w);
+	if (pthread_create(&t, NULL, hold_until_released, arg) != 0)
+		return 2;
+	pthread_exit(NULL);
+}
+
+START_TEST(main_thread_exit_is_not_death)
+{
+	shpool_t *p = make_pool(16);
+	int ready[2], release[2];
+	char path[64], state = 0, buf[512], *q;
+	struct leader_exit le;
+	pid_t pid;
+	FILE *f;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(release), 0);
+	le = (struct leader_exit){ p, ready[1], release[0], release[1] };
+	pid = test_fork(leader_exits, &le);
+	close(release[0]);
+	ck_assert_int_eq(read(ready[0], &state, 1), 1);
+	/* Until /proc shows the leader as a zombie. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	do {
+		f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+		fclose(f);
+		q = strrchr(buf, ')');
+		state = q ? q[2] : 0;
+	} while (state != 'Z' && sched_yield() == 0);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(shpool_used(p), 1);
+	ck_assert_int_eq(shpool_check(p, NULL), 0);
+	/* Once the last thread is gone too, the slot is stale. */
+	close(release[1]);
+	ck_assert_int_eq(test_wait(pid), 0);
+	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	shpool_close(p);
+}
+END_TEST
+
 /* ---- chaos ------------------------------------------------------------ */
 
 #define CHAOS_KILLS 1000
@@ -467,6 +536,7 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(pid, pid_reuse_is_not_life);
 	tcase_add_test(pid, live_process_keeps_slots);
 	tcase_add_test(pid, zombie_owner_is_dead);
+	tcase_add_test(pid, main_thread_exit_is_not_death);
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
 	tcase_set_timeout(misc, 60);
