@@ -9,8 +9,8 @@
  * and a process that dies between any two steps leaves a record that names
  * it (recovery.c reads these states).
  *
- * Search: each thread remembers the bitmap word it last allocated from (its
- * hint, seeded per thread so processes start apart). When that word has no
+ * Search: each thread remembers the bitmap word it last allocated from or
+ * freed into (its hint, seeded per thread so processes start apart). When that word has no
  * room, the summary tree (one "full" bit per word, 64-ary, up to one top
  * word) finds another in O(log64 capacity) loads. Summary bits are hints:
  * whoever fills a word sets its bit and then re-checks the word; whoever
@@ -195,6 +195,10 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 		uint64_t idx = (w << p->g.word_shift) + b, expect = 0;
 
 		room &= room - 1;
+		/* The zeroing below must finish before the fetch_or can: start
+		 * fetching the (in a big pool, cold) data line now. */
+		if (!(p->g.flags & SHPOOL_NO_ZERO))
+			__builtin_prefetch(shpool_slot(p, idx), 1);
 		/* seq_cst (acquire needed): pairs with the release store of 0
 		 * in free_bits(), so the previous owner's use of the slot
 		 * happens-before ours. A failure means another allocator holds
@@ -297,6 +301,11 @@ static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p
 	}
 	if ((old & mask) == mask && p->g.nlevels > 1)
 		summary_mark_room(p, 1, w);
+	/* This thread's next allocation looks here first (as sbitmap's hint,
+	 * "last allocated or freed"): the word has room and its line is hot
+	 * in our cache. The hint is per thread, so other threads still start
+	 * apart. */
+	hint.word = w;
 	return freed;
 }
 
