@@ -38,7 +38,7 @@ echo "-- installing Build-Depends"
 apt-get build-dep -y -qq "$src" >/dev/null
 
 echo "-- dpkg-buildpackage -us -uc -b"
-(cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+(cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc) werror" dpkg-buildpackage -us -uc -b) \
 	>"$work/build.log" 2>&1 || {
 	tail -n 60 "$work/build.log"
 	echo "40-debian: FAILED: dpkg-buildpackage (log above)"
