@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages: build libshpool0, libshpool-dev and shpool-tools from a
+# Debian packages: build libshpool1, libshpool-dev and shpool-tools from a
 # fresh copy of the tree (this one is already configured in-tree), lintian
 # them, install them, build and run an outside program against the installed
 # package with pkg-config alone, then remove them again.
@@ -20,7 +20,7 @@ cleanup() {
 	# The packages must not outlive this step: later steps build from the
 	# tree and must not pick up a system copy of the library by accident.
 	if [ "$installed" = yes ]; then
-		apt-get purge -y -qq libshpool0 libshpool-dev shpool-tools >/dev/null || true
+		apt-get purge -y -qq libshpool1 libshpool-dev shpool-tools >/dev/null || true
 	fi
 	rm -rf "$work"
 }
@@ -47,7 +47,7 @@ echo "-- dpkg-buildpackage -us -uc -b"
 grep -E '^# (TOTAL|PASS|FAIL|ERROR)|^dpkg-gensymbols: warning' "$work/build.log" || true
 
 cd "$work"
-for deb in libshpool0 libshpool-dev shpool-tools; do
+for deb in libshpool1 libshpool-dev shpool-tools; do
 	echo "-- contents of $deb"
 	dpkg-deb -c "$deb"_*.deb | awk '$6 !~ /\/$/ { print "  " $6, $7, $8 }'
 done
@@ -90,8 +90,8 @@ lintian --allow-root --display-info --pedantic --fail-on error,warning \
 
 echo "-- installing the packages"
 installed=yes
-apt-get install -y -qq ./libshpool0_*.deb ./libshpool-dev_*.deb ./shpool-tools_*.deb >/dev/null
-objdump -p "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libshpool.so.0" | grep SONAME
+apt-get install -y -qq ./libshpool1_*.deb ./libshpool-dev_*.deb ./shpool-tools_*.deb >/dev/null
+objdump -p "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libshpool.so.1" | grep SONAME
 
 echo "-- an outside program against the installed package (debian/tests/build-outside)"
 AUTOPKGTEST_TMP="$work/outside" && mkdir "$AUTOPKGTEST_TMP" && export AUTOPKGTEST_TMP
