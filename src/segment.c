@@ -258,14 +258,48 @@ static int map_fd(int fd, uint64_t size, uint8_t **base, const char *name)
 	return 0;
 }
 
+/* posix_fallocate() of [off, off + len), retried on EINTR. tmpfs and memfd
+ * (shmem_fallocate()) give up with EINTR when any caught signal is pending,
+ * e.g. a periodic timer or SIGCHLD, on kernels before mid-2024 (Debian 12's
+ * 6.1 among them; later ones stop only for fatal signals), and first undo
+ * everything that call allocated. So allocate in steps that shrink on each
+ * interruption: a retry redoes at most one step, and a steady stream of
+ * signals cannot keep a large pool from ever being created. Returns 0 or
+ * an errno. */
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+	uint64_t step = UINT64_C(64) << 20;
+
+	while (len > 0) {
+		uint64_t n = len < step ? len : step;
+		int rc = -SHPOOL_FAULT_POINT("size.fallocate");
+
+		if (rc == 0)
+			rc = posix_fallocate(fd, (off_t)off, (off_t)n);
+		if (rc == EINTR) {
+			step = step > 2 * PAGE ? step / 2 : PAGE;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Reserve the blocks now, so that a full disk or /dev/shm is an error here
  * and not a SIGBUS on first touch later. */
 static int size_fd(int fd, uint64_t size, const char *name)
 {
-	int rc = posix_fallocate(fd, 0, (off_t)size);
+	int rc = reserve(fd, 0, size);
 
-	if (rc == EOPNOTSUPP || rc == EINVAL)
-		rc = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
+		/* No fallocate here: a sparse file of the right size. */
+		do
+			rc = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+		while (rc == EINTR);
+	}
 	if (rc != 0)
 		return shpool_fail(-rc, "%s: cannot size to %" PRIu64 " bytes: %s", name, size,
 				   strerror(rc));
@@ -326,6 +360,23 @@ static int open_error(const char *path, int err)
 	return shpool_fail(err, "%s: %s", path, strerror(-err));
 }
 
+/* A nameless file in dir, or -errno (-EOPNOTSUPP: take the fallback). */
+static int open_tmpfile(const char *dir)
+{
+	int fd = SHPOOL_FAULT_POINT("create.tmpfile");
+
+	/* An O_TMPFILE is named through /proc/self/fd (see publish()). */
+	if (fd == 0 && access("/proc/self/fd", X_OK) != 0)
+		fd = -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
+	/* EINTR: only where open can block (FUSE, NFS), but then retry. */
+	do
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
 /* A file in path's directory that nobody else can see yet. With O_TMPFILE
  * it has no name at all; otherwise a hidden unique name in *tmpname. */
 static int temp_in_dir(const char *path, char **tmpname)
@@ -341,13 +392,10 @@ static int temp_in_dir(const char *path, char **tmpname)
 		if (!dir)
 			return -ENOMEM;
 	}
-	/* An O_TMPFILE is named through /proc/self/fd; without /proc, or on
-	 * a file system without O_TMPFILE, use a hidden unique name. */
-	fd = access("/proc/self/fd", X_OK) == 0
-		     ? open(dir ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
-		     : (errno = EOPNOTSUPP, -1);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
-		fd = fd >= 0 ? fd : -errno;
+	/* Without /proc, or on a file system without O_TMPFILE, use a
+	 * hidden unique name. */
+	fd = open_tmpfile(dir ? dir : ".");
+	if (fd >= 0 || (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL)) {
 		free(dir);
 		return fd;
 	}
@@ -356,7 +404,11 @@ static int temp_in_dir(const char *path, char **tmpname)
 		return -ENOMEM;
 	}
 	free(dir);
-	fd = mkostemp(name, O_CLOEXEC);
+	do {
+		/* A failed try may leave the template filled in: reset it. */
+		memcpy(name + strlen(name) - 6, "XXXXXX", 6);
+		fd = mkostemp(name, O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		fd = -errno;
 		free(name);
