@@ -307,9 +307,10 @@ static int size_fd(int fd, uint64_t size, const char *name)
 }
 
 /* Attach the pool behind fd (which the caller keeps). `want`, if given,
- * holds the geometry the caller asked for. On success the mapping is made. */
+ * holds the geometry the caller asked for; `by_path` says fd was opened by
+ * name. On success the mapping is made. */
 static int attach_fd(int fd, const char *name, shpool_kind kind, const struct shpool_layout *want,
-		     struct shpool_layout *g, uint8_t **base)
+		     bool by_path, struct shpool_layout *g, uint8_t **base)
 {
 	struct shpool_header h;
 	struct stat st;
@@ -320,6 +321,14 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 		return shpool_fail(-errno, "%s: fstat: %s", name, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return shpool_fail(-EINVAL, "%s: not a regular file", name);
+	/* A second name is what a hard link planted at a pool's path looks
+	 * like: someone who may write to the directory can point it at any
+	 * file of ours, say another pool of the same geometry. Refused like a
+	 * symbolic link (O_NOFOLLOW); creation never shows two names (see
+	 * publish()). An fd is the caller's choice: not checked. */
+	if (by_path && st.st_nlink > 1)
+		return shpool_fail(-EMLINK, "%s: has %ju hard links; a pool file must have exactly "
+				   "one name (refused)", name, (uintmax_t)st.st_nlink);
 	if ((uint64_t)st.st_size < sizeof(h))
 		return shpool_fail(-EBADMSG, "%s: truncated: %jd bytes, a pool header needs %zu",
 				   name, (intmax_t)st.st_size, sizeof(h));
@@ -418,15 +427,31 @@ static int temp_in_dir(const char *path, char **tmpname)
 	return fd;
 }
 
-/* Give the finished temp file its name. link(2) never replaces an existing
- * file, so of two racing creators exactly one wins; the other gets -EEXIST
- * and attaches the winner's pool. */
-static int publish(int fd, const char *tmpname, const char *path)
+/* Give the finished temp file its name, never replacing an existing file:
+ * of two racing creators exactly one wins; the other gets -EEXIST and
+ * attaches the winner's pool. The pool never shows two names at once
+ * (attaching by path refuses a file with hard links): linkat() names the
+ * nameless O_TMPFILE, and a hidden temp name is renamed with
+ * RENAME_NOREPLACE. Only where neither works (no O_TMPFILE or /proc, and a
+ * file system without RENAME_NOREPLACE) is it link() then unlink(), and an
+ * attacher in between is refused with -EMLINK. *tmpname is freed and
+ * cleared once that name is gone. */
+static int publish(int fd, char **tmpname, const char *path)
 {
 	char proc[64];
 
-	if (tmpname)
-		return link(tmpname, path) < 0 ? -errno : 0;
+	if (*tmpname) {
+#ifdef HAVE_RENAMEAT2
+		if (renameat2(AT_FDCWD, *tmpname, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			free(*tmpname);
+			*tmpname = NULL;
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+#endif
+		return link(*tmpname, path) < 0 ? -errno : 0;
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
@@ -460,7 +485,7 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 	if (rc < 0)
 		goto out;
 	header_write(base, g);
-	rc = publish(fd, tmpname, path);
+	rc = publish(fd, &tmpname, path);
 	if (rc < 0) {
 		munmap(base, g->total_size);
 		if (rc != -EEXIST)
@@ -536,7 +561,7 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 		int fd = open_existing(path);
 
 		if (fd >= 0) {
-			rc = attach_fd(fd, path, kind, &g, &found, &base);
+			rc = attach_fd(fd, path, kind, &g, true, &found, &base);
 			close(fd);
 			return rc < 0 ? rc : pool_new(out, &found, base, path, -1, false);
 		}
@@ -563,7 +588,7 @@ int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
 	fd = open_existing(path);
 	if (fd < 0)
 		return open_error(path, fd);
-	rc = attach_fd(fd, path, kind, NULL, &g, &base);
+	rc = attach_fd(fd, path, kind, NULL, true, &g, &base);
 	close(fd);
 	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false);
 }
@@ -621,7 +646,7 @@ int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return shpool_fail(-errno, "%s: %s", name, strerror(errno));
-	rc = attach_fd(own, name, kind, NULL, &g, &base);
+	rc = attach_fd(own, name, kind, NULL, false, &g, &base);
 	if (rc < 0) {
 		close(own);
 		return rc;
