@@ -11,13 +11,18 @@
 
 /* SHPOOL_CRASH_AT=name[:n] makes this process SIGKILL itself the n-th time
  * (default 1st) it reaches crash point `name`. Crash tests set it in a
- * forked child, so they can enumerate every step of every operation. */
+ * forked child, so they can enumerate every step of every operation.
+ * SHPOOL_CRASH_AT=name:n:stop stops it (SIGSTOP) there instead, once, so
+ * that the test can change the segment at exactly that step and let the
+ * child go on (SIGCONT). */
 void shpool_crash_point(const char *name)
 {
 	static _Thread_local unsigned hits;
 	const char *want = getenv("SHPOOL_CRASH_AT");
+	char *end = NULL;
 	size_t len;
 	unsigned long nth = 1;
+	bool stop;
 
 	if (!want)
 		return;
@@ -25,9 +30,10 @@ void shpool_crash_point(const char *name)
 	if (strlen(name) != len || strncmp(name, want, len) != 0)
 		return;
 	if (want[len] == ':')
-		nth = strtoul(want + len + 1, NULL, 10);
-	if (++hits >= nth)
-		kill(getpid(), SIGKILL);
+		nth = strtoul(want + len + 1, &end, 10);
+	stop = end && strcmp(end, ":stop") == 0;
+	if (stop ? ++hits == nth : ++hits >= nth)
+		kill(getpid(), stop ? SIGSTOP : SIGKILL);
 }
 
 /* Whether a counted fault point fires now: counts hits per spec string, and

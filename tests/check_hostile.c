@@ -11,8 +11,9 @@
  * call), and only ever get a result its call documents. Afterwards
  * shpool_check() reports the damage and shpool_reset() repairs it.
  *
- * damage: a claim that meets a bitmap bit set under it gives everything
- * back before it fails with -EUCLEAN.
+ * damage: a claim that meets a bitmap bit set under it (set while the
+ * claiming child is stopped at a crash point) gives everything back before
+ * it fails with -EUCLEAN.
  *
  * files: hard links at the pool path, the creation path without O_TMPFILE,
  * and interrupted or failing fallocate.
@@ -24,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -692,82 +692,65 @@ END_TEST
 
 /* ---- damage met by a claim -------------------------------------------------- */
 
-/* Big slots, so the zeroing between a claim's owner CAS and its bitmap
- * update takes long enough for another thread to set a bit in between. */
-#define BIG_SLOT (UINT32_C(8) << 20)
-
-struct meddler {
-	struct shpool *sp;
-	uint64_t watch;    /* set `bit` once this slot's record is claimed */
-	uint64_t bit;
-	_Atomic int done;
+struct damaged_claim {
+	shpool_t *p;
+	size_t n;
 };
 
-static void *meddle(void *arg)
+/* Claim n slots in a fresh pool, stopping (crash point with :stop) after
+ * the owner CASes, before the bitmap update. Exit 0 if the claim failed
+ * with -EUCLEAN and a detail. */
+static int claim_and_report(void *arg)
 {
-	struct meddler *m = arg;
-
-	while (!atomic_load(&m->done))
-		if (atomic_load(&m->sp->owner[m->watch]) != 0) {
-			atomic_fetch_or(shpool_l0(m->sp, 0), m->bit);
-			break;
-		}
-	return NULL;
-}
-
-/* One claim of n slots (0 .. n-1, in a fresh pool) with bit `damaged` set
- * under it after the last owner CAS. Returns the claim's result. */
-static int claim_meeting_damage(shpool_t *p, size_t n, unsigned damaged)
-{
-	struct meddler m = { p, n - 1, UINT64_C(1) << damaged, 0 };
+	struct damaged_claim *c = arg;
 	uint64_t out[4];
-	pthread_t t;
 	int rc;
 
-	ck_assert_int_eq(shpool_reset(p), 0);
-	ck_assert_int_eq(pthread_create(&t, NULL, meddle, &m), 0);
-	rc = n == 1 ? (int)shpool_try_alloc(p) : shpool_alloc_n(p, out, n, 0);
-	atomic_store(&m.done, 1);
-	pthread_join(t, NULL);
-	return rc;
+	setenv("SHPOOL_CRASH_AT", "alloc.owner_claimed:1:stop", 1);
+	rc = c->n == 1 ? (int)shpool_try_alloc(c->p) : shpool_alloc_n(c->p, out, c->n, 0);
+	return rc == -EUCLEAN && strstr(shpool_last_error(), "segment damaged") ? 0 : 1;
 }
 
+/* A claim that finds a bit set under it (the segment damaged between its
+ * owner CASes and its bitmap update) fails with -EUCLEAN and keeps
+ * nothing: every record is 0 again, and only the damaged bit stays set, for
+ * shpool_check() to report. */
 START_TEST(damaged_claim_gives_back)
 {
 	static const size_t batch[] = { 1, 3 };
-	size_t n = batch[_i];
-	unsigned damaged = n == 1 ? 0 : 1;
+	struct damaged_claim c = { NULL, batch[_i] };
+	unsigned damaged = c.n == 1 ? 0 : 1;
 	struct shpool *sp;
-	shpool_t *p = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *report;
-	int rc = 0, tries;
+	pid_t pid;
+	int st;
 
-	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, 4, BIG_SLOT, NULL), 0);
-	sp = p;
-	/* The meddler usually wins the race at once; on a loaded machine it
-	 * may miss some rounds (the claim then succeeds), never all. */
-	for (tries = 0; tries < 50; tries++) {
-		rc = claim_meeting_damage(p, n, damaged);
-		if (rc == -EUCLEAN)
-			break;
-		ck_assert_msg(rc >= 0, "claim: %d %s", rc, shpool_last_error());
-	}
-	ck_assert_msg(rc == -EUCLEAN, "the damage never met a claim in %d tries", tries);
-	ck_assert_ptr_nonnull(strstr(shpool_last_error(), "segment damaged"));
-	/* Nothing of the claim stays: every record is 0, and only the damaged
-	 * bit is set, as the meddler left it. */
+	ck_assert_int_eq(shpool_create(&c.p, NULL, SHPOOL_RAW, 4, 8, NULL), 0);
+	sp = c.p;
+	pid = test_fork(claim_and_report, &c);
+	while (waitpid(pid, &st, WUNTRACED) < 0)
+		ck_assert_int_eq(errno, EINTR);
+	ck_assert_msg(WIFSTOPPED(st), "the claim did not stop at its crash point");
+	/* Stopped with its records claimed (slots 0 .. n-1), bits not yet set. */
+	for (uint64_t i = 0; i < c.n; i++)
+		ck_assert_uint_ne(atomic_load(&sp->owner[i]), 0);
+	ck_assert_uint_eq(atomic_load(shpool_l0(sp, 0)), 0);
+	atomic_fetch_or(shpool_l0(sp, 0), UINT64_C(1) << damaged);
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(test_wait(pid), 0);
+
 	for (uint64_t i = 0; i < 4; i++)
 		ck_assert_msg(atomic_load(&sp->owner[i]) == 0, "slot %" PRIu64 " kept record %#" PRIx64,
 			      i, (uint64_t)atomic_load(&sp->owner[i]));
 	ck_assert_uint_eq(atomic_load(shpool_l0(sp, 0)), UINT64_C(1) << damaged);
 	report = open_memstream(&text, &len);
-	ck_assert_int_eq(shpool_check(p, report), 1);
+	ck_assert_int_eq(shpool_check(c.p, report), 1);
 	fclose(report);
 	ck_assert_ptr_nonnull(strstr(text, "no owner record"));
 	free(text);
-	shpool_close(p);
+	shpool_close(c.p);
 }
 END_TEST
 
