@@ -176,6 +176,10 @@ static void zero_slot(struct shpool *p, uint64_t idx)
 	}
 }
 
+static inline uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits);
+static int64_t claim_damaged(struct shpool *p, uint64_t w, uint64_t self, uint64_t got,
+			     uint64_t old);
+
 /* Claim up to `want` free slots of L0 word w: owner records first (CAS
  * from 0), then one fetch_or for all their bits. Stores their indices in
  * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
@@ -219,14 +223,38 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 	/* seq_cst: publishes the allocation to is_allocated()/used() and
 	 * orders it before the summary update. */
 	old = atomic_fetch_or(word, got);
-	if (old & got)
-		return shpool_fail(-EUCLEAN, "slot %" PRIu64 ": bitmap bit set without an owner "
-				   "record (segment damaged; run shpool_check)",
-				   (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(old & got));
+	if (__builtin_expect(old & got, 0))
+		return claim_damaged(p, w, self, got, old);
 	SHPOOL_CRASH_POINT("alloc.bits_set");
 	if (((old | got) & mask) == mask && p->g.nlevels > 1)
 		summary_mark_full(p, 1, w);
 	return (int64_t)n;
+}
+
+/* claim_in_word() found bits `old & got` already set although we hold
+ * their owner records: only a scribbled segment does that (nobody else sets
+ * the bit of a slot whose record names us). Give back the whole claim
+ * before failing, or a live caller would keep slots it was never told
+ * about and recover_stale() would never free (shpool_alloc_n() promises
+ * that a failed batch holds nothing): clear the bits we set (free_bits()
+ * also stores their records 0 and fixes the summary), and hand back the
+ * records of the damaged bits, which stay set as found, for
+ * shpool_check() to report. */
+static int64_t claim_damaged(struct shpool *p, uint64_t w, uint64_t self, uint64_t got,
+			     uint64_t old)
+{
+	uint64_t freed = free_bits(p, w, got & ~old), first = (w << p->g.word_shift);
+
+	for (uint64_t f = got & ~freed; f; f &= f - 1) {
+		uint64_t mine = self;
+		/* seq_cst CAS, not a store: only our own record goes back to 0,
+		 * never a claim someone made since. */
+		atomic_compare_exchange_strong(&p->owner[first + (uint64_t)__builtin_ctzll(f)], &mine,
+					       0);
+	}
+	return shpool_fail(-EUCLEAN, "slot %" PRIu64 ": bitmap bit set without an owner record "
+			   "(segment damaged; run shpool_check)",
+			   first + (uint64_t)__builtin_ctzll(old & got));
 }
 
 /* Claim up to `want` slots into out, from this thread's hint onward. Returns

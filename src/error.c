@@ -46,6 +46,7 @@ const char *shpool_strerror(int err)
 	case EACCES: return "permission denied";
 	case EPERM: return "operation not permitted";
 	case ELOOP: return "path is a symbolic link";
+	case EMLINK: return "pool file has more than one name (hard link)";
 	case EISDIR: return "path is a directory";
 	case ENOTDIR: return "a path component is not a directory";
 	case ENAMETOOLONG: return "path too long";

@@ -258,14 +258,48 @@ static int map_fd(int fd, uint64_t size, uint8_t **base, const char *name)
 	return 0;
 }
 
+/* posix_fallocate() of [off, off + len), retried on EINTR. tmpfs and memfd
+ * (shmem_fallocate()) give up with EINTR when any caught signal is pending,
+ * e.g. a periodic timer or SIGCHLD, on kernels before mid-2024 (Debian 12's
+ * 6.1 among them; later ones stop only for fatal signals), and first undo
+ * everything that call allocated. So allocate in steps that shrink on each
+ * interruption: a retry redoes at most one step, and a steady stream of
+ * signals cannot keep a large pool from ever being created. Returns 0 or
+ * an errno. */
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+	uint64_t step = UINT64_C(64) << 20;
+
+	while (len > 0) {
+		uint64_t n = len < step ? len : step;
+		int rc = -SHPOOL_FAULT_POINT("size.fallocate");
+
+		if (rc == 0)
+			rc = posix_fallocate(fd, (off_t)off, (off_t)n);
+		if (rc == EINTR) {
+			step = step > 2 * PAGE ? step / 2 : PAGE;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Reserve the blocks now, so that a full disk or /dev/shm is an error here
  * and not a SIGBUS on first touch later. */
 static int size_fd(int fd, uint64_t size, const char *name)
 {
-	int rc = posix_fallocate(fd, 0, (off_t)size);
+	int rc = reserve(fd, 0, size);
 
-	if (rc == EOPNOTSUPP || rc == EINVAL)
-		rc = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
+		/* No fallocate here: a sparse file of the right size. */
+		do
+			rc = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+		while (rc == EINTR);
+	}
 	if (rc != 0)
 		return shpool_fail(-rc, "%s: cannot size to %" PRIu64 " bytes: %s", name, size,
 				   strerror(rc));
@@ -273,9 +307,10 @@ static int size_fd(int fd, uint64_t size, const char *name)
 }
 
 /* Attach the pool behind fd (which the caller keeps). `want`, if given,
- * holds the geometry the caller asked for. On success the mapping is made. */
+ * holds the geometry the caller asked for; `by_path` says fd was opened by
+ * name. On success the mapping is made. */
 static int attach_fd(int fd, const char *name, shpool_kind kind, const struct shpool_layout *want,
-		     struct shpool_layout *g, uint8_t **base)
+		     bool by_path, struct shpool_layout *g, uint8_t **base)
 {
 	struct shpool_header h;
 	struct stat st;
@@ -286,6 +321,14 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 		return shpool_fail(-errno, "%s: fstat: %s", name, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return shpool_fail(-EINVAL, "%s: not a regular file", name);
+	/* A second name is what a hard link planted at a pool's path looks
+	 * like: someone who may write to the directory can point it at any
+	 * file of ours, say another pool of the same geometry. Refused like a
+	 * symbolic link (O_NOFOLLOW); creation never shows two names (see
+	 * publish()). An fd is the caller's choice: not checked. */
+	if (by_path && st.st_nlink > 1)
+		return shpool_fail(-EMLINK, "%s: has %ju hard links; a pool file must have exactly "
+				   "one name (refused)", name, (uintmax_t)st.st_nlink);
 	if ((uint64_t)st.st_size < sizeof(h))
 		return shpool_fail(-EBADMSG, "%s: truncated: %jd bytes, a pool header needs %zu",
 				   name, (intmax_t)st.st_size, sizeof(h));
@@ -326,6 +369,23 @@ static int open_error(const char *path, int err)
 	return shpool_fail(err, "%s: %s", path, strerror(-err));
 }
 
+/* A nameless file in dir, or -errno (-EOPNOTSUPP: take the fallback). */
+static int open_tmpfile(const char *dir)
+{
+	int fd = SHPOOL_FAULT_POINT("create.tmpfile");
+
+	/* An O_TMPFILE is named through /proc/self/fd (see publish()). */
+	if (fd == 0 && access("/proc/self/fd", X_OK) != 0)
+		fd = -EOPNOTSUPP;
+	if (fd < 0)
+		return fd;
+	/* EINTR: only where open can block (FUSE, NFS), but then retry. */
+	do
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
 /* A file in path's directory that nobody else can see yet. With O_TMPFILE
  * it has no name at all; otherwise a hidden unique name in *tmpname. */
 static int temp_in_dir(const char *path, char **tmpname)
@@ -341,13 +401,10 @@ static int temp_in_dir(const char *path, char **tmpname)
 		if (!dir)
 			return -ENOMEM;
 	}
-	/* An O_TMPFILE is named through /proc/self/fd; without /proc, or on
-	 * a file system without O_TMPFILE, use a hidden unique name. */
-	fd = access("/proc/self/fd", X_OK) == 0
-		     ? open(dir ? dir : ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
-		     : (errno = EOPNOTSUPP, -1);
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
-		fd = fd >= 0 ? fd : -errno;
+	/* Without /proc, or on a file system without O_TMPFILE, use a
+	 * hidden unique name. */
+	fd = open_tmpfile(dir ? dir : ".");
+	if (fd >= 0 || (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL)) {
 		free(dir);
 		return fd;
 	}
@@ -356,7 +413,11 @@ static int temp_in_dir(const char *path, char **tmpname)
 		return -ENOMEM;
 	}
 	free(dir);
-	fd = mkostemp(name, O_CLOEXEC);
+	do {
+		/* A failed try may leave the template filled in: reset it. */
+		memcpy(name + strlen(name) - 6, "XXXXXX", 6);
+		fd = mkostemp(name, O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		fd = -errno;
 		free(name);
@@ -366,15 +427,31 @@ static int temp_in_dir(const char *path, char **tmpname)
 	return fd;
 }
 
-/* Give the finished temp file its name. link(2) never replaces an existing
- * file, so of two racing creators exactly one wins; the other gets -EEXIST
- * and attaches the winner's pool. */
-static int publish(int fd, const char *tmpname, const char *path)
+/* Give the finished temp file its name, never replacing an existing file:
+ * of two racing creators exactly one wins; the other gets -EEXIST and
+ * attaches the winner's pool. The pool never shows two names at once
+ * (attaching by path refuses a file with hard links): linkat() names the
+ * nameless O_TMPFILE, and a hidden temp name is renamed with
+ * RENAME_NOREPLACE. Only where neither works (no O_TMPFILE or /proc, and a
+ * file system without RENAME_NOREPLACE) is it link() then unlink(), and an
+ * attacher in between is refused with -EMLINK. *tmpname is freed and
+ * cleared once that name is gone. */
+static int publish(int fd, char **tmpname, const char *path)
 {
 	char proc[64];
 
-	if (tmpname)
-		return link(tmpname, path) < 0 ? -errno : 0;
+	if (*tmpname) {
+#ifdef HAVE_RENAMEAT2
+		if (renameat2(AT_FDCWD, *tmpname, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			free(*tmpname);
+			*tmpname = NULL;
+			return 0;
+		}
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+#endif
+		return link(*tmpname, path) < 0 ? -errno : 0;
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
@@ -408,7 +485,7 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 	if (rc < 0)
 		goto out;
 	header_write(base, g);
-	rc = publish(fd, tmpname, path);
+	rc = publish(fd, &tmpname, path);
 	if (rc < 0) {
 		munmap(base, g->total_size);
 		if (rc != -EEXIST)
@@ -484,7 +561,7 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 		int fd = open_existing(path);
 
 		if (fd >= 0) {
-			rc = attach_fd(fd, path, kind, &g, &found, &base);
+			rc = attach_fd(fd, path, kind, &g, true, &found, &base);
 			close(fd);
 			return rc < 0 ? rc : pool_new(out, &found, base, path, -1, false);
 		}
@@ -511,7 +588,7 @@ int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
 	fd = open_existing(path);
 	if (fd < 0)
 		return open_error(path, fd);
-	rc = attach_fd(fd, path, kind, NULL, &g, &base);
+	rc = attach_fd(fd, path, kind, NULL, true, &g, &base);
 	close(fd);
 	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false);
 }
@@ -569,7 +646,7 @@ int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return shpool_fail(-errno, "%s: %s", name, strerror(errno));
-	rc = attach_fd(own, name, kind, NULL, &g, &base);
+	rc = attach_fd(own, name, kind, NULL, false, &g, &base);
 	if (rc < 0) {
 		close(own);
 		return rc;
