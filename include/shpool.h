@@ -93,7 +93,8 @@ SHPOOL_API void shpool_close(shpool_t *p);
 
 /* ---- allocation -------------------------------------------------------- */
 
-/* Allocate a slot: its index, or -EAGAIN (timeout 0 and full), -ETIMEDOUT. */
+/* Allocate a slot: its index, or -EAGAIN (timeout 0 and full), -ETIMEDOUT,
+ * -EINVAL (NULL pool), -EUCLEAN (damaged segment). */
 SHPOOL_API int64_t shpool_alloc(shpool_t *p, int timeout_ms);
 /* shpool_alloc(p, 0). */
 SHPOOL_API int64_t shpool_try_alloc(shpool_t *p);

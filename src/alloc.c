@@ -10,8 +10,8 @@
  * it (recovery.c reads these states).
  *
  * Search: each thread remembers the bitmap word it last allocated from or
- * freed into (its hint, seeded per thread so processes start apart). When that word has no
- * room, the summary tree (one "full" bit per word, 64-ary, up to one top
+ * freed into (its hint, seeded per thread so processes start apart). When
+ * that word has no room, the summary tree (one "full" bit per word, 64-ary, up to one top
  * word) finds another in O(log64 capacity) loads. Summary bits are hints:
  * whoever fills a word sets its bit and then re-checks the word; whoever
  * empties a full word clears the bit after emptying it. With both sides
@@ -303,8 +303,8 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p, uint64_t w,
 								 uint64_t bits)
 {
-	/* seq_cst: the bit clear is the free; ordered before the fence in
-	 * wake() and before the summary clear. */
+	/* seq_cst: the bit clear is the free; ordered before wake()'s load of
+	 * `waiters` and before the summary clear. */
 	uint64_t old = atomic_fetch_and(shpool_l0(p, w), ~bits);
 	uint64_t freed = old & bits, mask = shpool_full_mask(p, 0, w);
 
