@@ -300,6 +300,7 @@ static void *hold_until_released(void *arg)
 		_exit(2);
 	while (read(le->release, &c, 1) > 0)
 		;
+	shpool_close(le->p); /* this process's copy; the leader's stack is gone */
 	_exit(0);
 }
 
@@ -314,12 +315,14 @@ static int leader_exits(void *arg)
 	pthread_exit(NULL);
 }
 
+/* Static: the holding thread reads it after the leader's stack is gone. */
+static struct leader_exit le;
+
 START_TEST(main_thread_exit_is_not_death)
 {
 	shpool_t *p = make_pool(16);
 	int ready[2], release[2];
 	char path[64], state = 0, buf[512], *q;
-	struct leader_exit le;
 	pid_t pid;
 	FILE *f;
 
