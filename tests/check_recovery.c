@@ -504,11 +504,14 @@ START_TEST(check_reports_damage)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *report;
+	int64_t mine;
 
 	assert_consistent(p);
-	ck_assert_int_ge(shpool_try_alloc(p), 0);
-	/* Damage: a bit without an owner, and a bit beyond the last slot. */
-	atomic_fetch_or(shpool_l0(sp, 1), 1);
+	mine = shpool_try_alloc(p);
+	ck_assert_int_ge(mine, 0);
+	/* Damage: a bit without an owner (in a word other than our slot's,
+	 * wherever this thread's hint put it), and a bit beyond the last slot. */
+	atomic_fetch_or(shpool_l0(sp, ((uint64_t)mine >> sp->g.word_shift) == 1 ? 2 : 1), 1);
 	atomic_fetch_or(shpool_l0(sp, sp->g.nwords[0] - 1), UINT64_C(1) << 63);
 	report = open_memstream(&text, &len);
 	ck_assert_int_eq(shpool_check(p, report), 2);
