@@ -425,9 +425,11 @@ static bool v_typed(struct victim *v)
 	char buf[64] = { 0 };
 	const char *view;
 	size_t len = 0;
-	int64_t i64;
-	int32_t i32;
-	double d;
+	/* Zeroed: a call that fails (-ENOENT) leaves them unwritten, and the
+	 * next call still passes them on. */
+	int64_t i64 = 0;
+	int32_t i32 = 0;
+	double d = 0;
 
 	switch (shpool_kind_of(p)) {
 	case SHPOOL_I64: {
