@@ -637,9 +637,7 @@ int shpool_is_allocated(shpool_t *p, uint64_t idx)
 	rc = shpool_check_index(p, idx, __func__);
 	if (rc < 0)
 		return rc;
-	/* acquire: a caller that sees the bit may then read the slot. */
-	return !!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift),
-				       memory_order_acquire) & shpool_bit_of(p, idx));
+	return shpool_slot_allocated(p, idx);
 }
 
 /* Derived from the bitmap, never kept as a counter: it cannot drift after a

@@ -156,6 +156,15 @@ static inline uint64_t shpool_bit_of(const struct shpool *p, uint64_t idx)
 	return UINT64_C(1) << (idx & p->g.bit_index_mask);
 }
 
+/* Is slot idx (< capacity) allocated now? A snapshot. acquire: pairs with
+ * the seq_cst fetch_or that published the allocation (claim_in_word(),
+ * alloc.c), so a caller that sees the bit may then use the slot. */
+static inline bool shpool_slot_allocated(const struct shpool *p, uint64_t idx)
+{
+	return atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift), memory_order_acquire) &
+	       shpool_bit_of(p, idx);
+}
+
 /* The mask of valid bits in word w of level l (the last word may be
  * partial). */
 static inline uint64_t shpool_full_mask(const struct shpool *p, unsigned l, uint64_t w)

@@ -65,36 +65,54 @@ static __attribute__((cold, noinline)) int unallocated_error(uint64_t idx, const
  * free, which is the user's to order. */
 static inline int need_allocated(const struct shpool *p, uint64_t idx, const char *fn)
 {
-	uint64_t bit = shpool_bit_of(p, idx);
 	int rc = shpool_check_index(p, idx, fn);
 
 	if (rc < 0)
 		return rc;
-	/* acquire: pairs with the seq_cst fetch_or that published the
-	 * allocation (claim_in_word(), alloc.c), as shpool_is_allocated(). */
-	if (__builtin_expect(!(atomic_load_explicit(shpool_l0(p, idx >> p->g.word_shift),
-						    memory_order_acquire) & bit), 0))
-		return unallocated_error(idx, fn);
-	return 0;
+	return __builtin_expect(shpool_slot_allocated(p, idx), 1) ? 0 : unallocated_error(idx, fn);
 }
 
-/* The address of slot idx of a `kind` pool, after every check. */
+/* Why typed_slot() refused (idx, kind): the checks again, in order, to
+ * name the first that fails. A slot freed or allocated in between still
+ * reports what the fast check saw: not allocated. */
+static __attribute__((cold, noinline)) int typed_slot_error(const struct shpool *p,
+							    shpool_kind kind, uint64_t idx,
+							    const char *fn)
+{
+	int rc;
+
+	if (!p)
+		return null_handle_error(fn);
+	rc = need_kind(p, kind, fn);
+	if (rc == 0)
+		rc = need_allocated(p, idx, fn);
+	return rc < 0 ? rc : unallocated_error(idx, fn);
+}
+
+/* The address of slot idx of a `kind` pool, after every check. The checks
+ * are one branch and every failure one tail call, so a valid call keeps
+ * the handle, index and operands in scratch registers and saves none: the
+ * typed calls are leaf functions around their one atomic. */
 static inline __attribute__((always_inline)) int typed_slot(struct shpool *p, shpool_kind kind,
 							    uint64_t idx, const char *fn,
 							    uint8_t **slot)
 {
 	int rc;
 
-	if (__builtin_expect(!p, 0))
-		return null_handle_error(fn);
-	rc = need_kind(p, kind, fn);
-	if (rc == 0)
-		rc = need_allocated(p, idx, fn);
-	if (rc < 0)
-		return rc;
-	/* kind is a constant at every (inlined) call: the choice folds away. */
-	*slot = kind == SHPOOL_STR ? shpool_slot(p, idx) : shpool_numeric_slot(p, idx);
-	return 0;
+	if (__builtin_expect(p && p->g.kind == kind && idx < p->g.capacity &&
+				     shpool_slot_allocated(p, idx),
+			     1)) {
+		/* kind is a constant at every (inlined) call: the choice folds
+		 * away. */
+		*slot = kind == SHPOOL_STR ? shpool_slot(p, idx) : shpool_numeric_slot(p, idx);
+		return 0;
+	}
+	rc = typed_slot_error(p, kind, idx, fn);
+	/* Always < 0: said here so the caller's error branch folds into the
+	 * tail call above instead of keeping its operands alive across it. */
+	if (rc >= 0)
+		__builtin_unreachable();
+	return rc;
 }
 
 static int null_arg(const char *fn, const char *what)
