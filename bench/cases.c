@@ -405,7 +405,7 @@ static double i64_mx(struct bench_state *s, uint64_t iters)
 
 /*
  * How each ratio_limit is computed (rmw_ns: one plain uncontended atomic
- * RMW, measured at the start of the same run):
+ * RMW, measured between the case's repetitions, main.c):
  *   pair_empty, pair_full_1m:  ns per alloc+free pair / (2 * rmw_ns)
  *   pair_2proc, block_8proc:   aggregate wall ns per pair (all processes)
  *                              / (2 * rmw_ns); the floor stays the

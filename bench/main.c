@@ -14,8 +14,10 @@
  *
  *   ns_per_op    median over the repetitions of libshpool's cost per op
  *   ratio_limit  ns_per_op / (RMWs per op * ns of one uncontended atomic
- *                RMW measured at the start of this run); cases.c lists the
- *                RMWs per op of each case
+ *                RMW: the median of a measurement taken after each of the
+ *                case's repetitions, in the same run); cases.c lists the
+ *                RMWs per op of each case. The "# ... limit" line at the
+ *                top is one measurement at start-up, for reference.
  *   ratio_mutex  ns_per_op / the median of the same workload on the robust
  *                mutex free-list of baseline.c, run interleaved with
  *                libshpool's repetitions
@@ -230,14 +232,15 @@ static double measure_limit(const struct opts *o)
 	return median(v, o->reps);
 }
 
-/* Run one case: warm both sides up, then alternate their repetitions so
- * that a noisy neighbour hits both alike. */
-static void run_case(const struct bench_case *c, const struct opts *o, double rmw_ns)
+/* Run one case: warm both sides up, then alternate their repetitions with
+ * the baseline's and the limit's, so that a noisy neighbour or a change of
+ * clock speed hits all three alike. */
+static void run_case(const struct bench_case *c, const struct opts *o)
 {
 	struct bench_state s = { 0 };
-	uint64_t iters = scaled(c->iters, o->scale);
+	uint64_t iters = scaled(c->iters, o->scale), rmw_iters = scaled(RMW_ITERS, o->scale);
 	uint64_t sp_wait = 0, mx_wait = 0, sp_waits = 0, mx_waits = 0, allocs = 0;
-	double sp[MAX_REPS], mx[MAX_REPS], ns, mx_ns;
+	double sp[MAX_REPS], mx[MAX_REPS], lim[MAX_REPS], ns, mx_ns, rmw_ns;
 
 	c->setup(&s);
 	if (s.unsupported)
@@ -256,16 +259,18 @@ static void run_case(const struct bench_case *c, const struct opts *o, double rm
 		mx[r] = c->run_mutex(&s, iters);
 		mx_wait = s.max_wait_ns > mx_wait ? s.max_wait_ns : mx_wait;
 		mx_waits += s.waits;
+		lim[r] = bench_rmw_ns(rmw_iters);
 	}
 	c->teardown(&s);
 	ns = median(sp, o->reps);
 	mx_ns = median(mx, o->reps);
+	rmw_ns = median(lim, o->reps);
 
 	printf("case=%s ns_per_op=%.2f ratio_limit=%.3f ratio_mutex=%.3f", c->name, ns,
 	       ns / (c->rmws * rmw_ns), ns / mx_ns);
 	if (c->has_wait)
 		printf(" max_wait_ms=%.3f", s.unsupported ? NAN : (double)sp_wait / 1e6);
-	printf("\n#   %s: mutex baseline %.2f ns/op", c->name, mx_ns);
+	printf("\n#   %s: limit %.2f ns, mutex baseline %.2f ns/op", c->name, rmw_ns, mx_ns);
 	if (c->has_wait)
 		printf(", max_wait_ms=%.3f; allocations that slept: shpool ~%llu, mutex %llu"
 		       " (of %llu each)", (double)mx_wait / 1e6, (unsigned long long)sp_waits,
@@ -277,18 +282,15 @@ static void run_case(const struct bench_case *c, const struct opts *o, double rm
 int main(int argc, char **argv)
 {
 	struct opts o;
-	double rmw_ns;
-
 	parse_opts(argc, argv, &o);
 	/* A failed child shows up in waitpid(), not as a SIGPIPE on the
 	 * barrier write. */
 	signal(SIGPIPE, SIG_IGN);
-	rmw_ns = measure_limit(&o);
 	printf("# shpool_bench %s: %d repetitions, scale %g; limit: one uncontended atomic "
-	       "RMW = %.2f ns\n", shpool_version(), o.reps, o.scale, rmw_ns);
+	       "RMW = %.2f ns\n", shpool_version(), o.reps, o.scale, measure_limit(&o));
 	fflush(stdout);
 	for (size_t i = 0; i < bench_ncases; i++)
 		if (selected(o.cases, &bench_cases[i]))
-			run_case(&bench_cases[i], &o, rmw_ns);
+			run_case(&bench_cases[i], &o);
 	return EXIT_SUCCESS;
 }
