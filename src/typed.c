@@ -423,10 +423,10 @@ static int str_len_load(const struct shpool *p, uint8_t *slot, uint64_t idx, con
 	return 0;
 }
 
+/* The string of a str_set/alloc_set_str call, once handle and kind are
+ * known good (a wrong kind is the error to report, whatever the length). */
 static int str_args(const struct shpool *p, const char *s, size_t len, const char *fn)
 {
-	if (!p)
-		return shpool_fail(-EINVAL, "%s: NULL pool handle", fn);
 	if (len && !s)
 		return shpool_fail(-EINVAL, "%s: s is NULL with len %zu", fn, len);
 	if (len > p->g.elem_size)
@@ -472,10 +472,10 @@ int shpool_str_get(shpool_t *p, uint64_t idx, char *buf, size_t buflen, size_t *
 int shpool_str_set(shpool_t *p, uint64_t idx, const char *s, size_t len)
 {
 	uint8_t *slot = NULL;
-	int rc = str_args(p, s, len, __func__);
+	int rc = typed_slot(p, SHPOOL_STR, idx, __func__, &slot);
 
 	if (rc == 0)
-		rc = typed_slot(p, SHPOOL_STR, idx, __func__, &slot);
+		rc = str_args(p, s, len, __func__);
 	return rc < 0 ? rc : str_store(slot, s, len);
 }
 
@@ -619,10 +619,10 @@ int64_t shpool_alloc_set_f64(shpool_t *p, double value, int timeout_ms)
 int64_t shpool_alloc_set_str(shpool_t *p, const char *s, size_t len, int timeout_ms)
 {
 	struct store_arg a = { .buf = s, .len = len };
-	int rc = str_args(p, s, len, __func__);
+	int rc = alloc_kind(p, SHPOOL_STR, __func__);
 
 	if (rc == 0)
-		rc = need_kind(p, SHPOOL_STR, __func__);
+		rc = str_args(p, s, len, __func__);
 	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_str, &a);
 }
 

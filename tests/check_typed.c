@@ -516,6 +516,9 @@ START_TEST(str_errors)
 	ck_assert_fails(shpool_str_set(raw, r, "x", 1), -EINVAL,
 			"pool kind is RAW, this call needs STR");
 	ck_assert_fails(shpool_str_view(raw, r, &s, &len), -EINVAL, "needs STR");
+	/* The kind is what is wrong, however long the string. */
+	ck_assert_fails(shpool_str_set(raw, r, "0123456789abcdefg", 17), -EINVAL,
+			"pool kind is RAW, this call needs STR");
 	ck_assert_fails(shpool_str_get(p, 4, buf, sizeof(buf), &len), -ERANGE, "out of range");
 	ck_assert_fails(shpool_str_set(p, 4, "x", 1), -ERANGE, "out of range");
 	ck_assert_fails(shpool_str_view(p, 4, &s, &len), -ERANGE, "out of range");
@@ -677,6 +680,8 @@ START_TEST(alloc_set_errors_touch_nothing)
 	ck_assert_fails(shpool_alloc_set(raw, "12345", 5, 0), -E2BIG, "exceeds elem_size 4");
 	ck_assert_fails(shpool_alloc_set(raw, NULL, 1, 0), -EINVAL, "buf is NULL");
 	ck_assert_fails(shpool_alloc_set_str(raw, "x", 1, 0), -EINVAL, "pool kind is RAW");
+	ck_assert_fails(shpool_alloc_set_str(raw, "0123456789abcdefg", 17, 0), -EINVAL,
+			"pool kind is RAW");
 	ck_assert_fails(shpool_alloc_set(p64, "1234", 4, 0), -EINVAL, "len must be 8");
 	ck_assert_uint_eq(shpool_used(raw), 0);
 	ck_assert_uint_eq(shpool_used(p64), 0);

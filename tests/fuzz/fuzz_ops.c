@@ -344,7 +344,11 @@ static void op_str_set(struct model *m, struct fuzz_in *in)
 
 	for (size_t i = 0; i < len; i++)
 		s[i] = (char)fuzz_u8(in);
-	want = len > m->elem ? -E2BIG : m->kind != SHPOOL_STR ? -EINVAL : slot_err(m, idx);
+	/* Kind, then slot, then the string: a wrong kind is reported as such
+	 * whatever the length. */
+	want = m->kind != SHPOOL_STR ? -EINVAL : slot_err(m, idx);
+	if (want == 0 && len > m->elem)
+		want = -E2BIG;
 	rc = shpool_str_set(m->p, idx, s, len);
 	REQ(rc == want, "str_set(%llu, %zu): %d, expected %d", ULL(idx), len, rc, want);
 	if (rc == 0) {
@@ -498,7 +502,7 @@ static void op_alloc_set(struct model *m, struct fuzz_in *in)
 		got = shpool_alloc_set_f64(m->p, d, 0);
 		break;
 	default:
-		want = len > m->elem ? -E2BIG : m->kind == SHPOOL_STR ? 0 : -EINVAL;
+		want = m->kind != SHPOOL_STR ? -EINVAL : len > m->elem ? -E2BIG : 0;
 		got = shpool_alloc_set_str(m->p, (const char *)buf, len, 0);
 	}
 	if (want < 0) {
