@@ -3,13 +3,11 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shpool-internal.h"
@@ -253,7 +251,7 @@ int shpool_reset(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
 	/* The caller guarantees nobody else allocates or frees now; relaxed
-	 * stores, published by the seq_cst RMW on wake_seq below. */
+	 * stores, ordered by the fence below. */
 	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
 		atomic_store_explicit(shpool_l0(p, w), 0, memory_order_relaxed);
 	for (uint32_t l = 1; l < p->g.nlevels; l++)
@@ -261,10 +259,13 @@ int shpool_reset(shpool_t *p)
 			atomic_store_explicit(&p->level[l][w], 0, memory_order_relaxed);
 	for (uint64_t i = 0; i < p->g.capacity; i++)
 		atomic_store_explicit(&p->owner[i], 0, memory_order_relaxed);
-	/* Blocked allocators stay registered in `waiters` and deregister
-	 * themselves when they wake; wake every one of them. */
-	atomic_fetch_add(&p->st->wake_seq, 1);
-	syscall(SYS_futex, &p->st->wake_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	/* seq_cst fence: the stores above come before wake()'s load of
+	 * `waiters`, the store-load order a blocked allocator relies on (as
+	 * the free path's seq_cst stores give it; see wake() in alloc.c). */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Every blocked allocator, not capacity many: each searches again and
+	 * those that find no room sleep again. */
+	shpool_wake(p, UINT64_MAX);
 	shpool_notify_freed(p, p->g.capacity);
 	return 0;
 }
