@@ -41,6 +41,9 @@ struct bench_case {
 	double (*run_shpool)(struct bench_state *s, uint64_t iters);
 	double (*run_mutex)(struct bench_state *s, uint64_t iters);
 	void (*teardown)(struct bench_state *s);
+	/* If not 0: the bytes a case's operations touch at random, over which
+	 * main.c also reports the cost of one dependent random load. */
+	size_t footprint;
 };
 
 extern const struct bench_case bench_cases[];
@@ -48,6 +51,9 @@ extern const size_t bench_ncases;
 
 /* The limit: ns per plain uncontended atomic RMW on a shared mapping. */
 double bench_rmw_ns(uint64_t iters);
+/* ns per dependent load at random cache lines of a shared mapping of
+ * `bytes`: the memory floor of a case that touches that much at random. */
+double bench_chase_ns(size_t bytes, uint64_t loads);
 
 /* CLOCK_MONOTONIC in ns: comparable between the processes of one run. */
 uint64_t bench_now_ns(void);

@@ -75,6 +75,38 @@ static uint64_t rng_next(uint64_t *x)
 	return *x * UINT64_C(0x2545F4914F6CDD1D);
 }
 
+/* ---- the memory floor ------------------------------------------------------ */
+
+double bench_chase_ns(size_t bytes, uint64_t loads)
+{
+	/* One u64 per cache line, linked in a random cycle through all the
+	 * lines: each load's address is the previous load's value, so no two
+	 * overlap and none is prefetched. */
+	size_t lines = bytes / 64, stride = 64 / sizeof(uint64_t);
+	uint64_t *mem = bench_map_shared(bytes), x = UINT64_C(0x9E3779B97F4A7C15), at, t0, t1;
+	uint32_t *order = xcalloc(lines, sizeof(*order));
+
+	for (size_t i = 0; i < lines; i++)
+		order[i] = (uint32_t)i;
+	for (size_t i = lines - 1; i > 0; i--) { /* Fisher-Yates */
+		size_t j = (size_t)(rng_next(&x) % (i + 1));
+		uint32_t t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (size_t i = 0; i < lines; i++)
+		mem[order[i] * stride] = order[(i + 1) % lines] * stride;
+	at = order[0] * stride;
+	free(order);
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < loads; i++)
+		at = *(volatile uint64_t *)&mem[at];
+	t1 = bench_now_ns();
+	munmap(mem, bytes);
+	return (double)(t1 - t0) / (double)loads;
+}
+
 /* ---- pair_empty: one process, alloc + free of one slot, 1024 slots --------- */
 
 static void setup_1024(struct bench_state *s)
@@ -418,18 +450,21 @@ static double i64_mx(struct bench_state *s, uint64_t iters)
  */
 const struct bench_case bench_cases[] = {
 	{ "pair_empty", "1 process, 1024 slots empty: alloc + free of one slot",
-	  2, 1000000, false, setup_1024, pair_sp, pair_mx, free_pools },
+	  2, 1000000, false, setup_1024, pair_sp, pair_mx, free_pools, 0 },
 	{ "pair_full_1m", "1 process, 2^20 slots, 1 free: free a random one, alloc",
-	  2, 200000, false, setup_full, full_sp, full_mx, teardown_full },
+	  2, 200000, false, setup_full, full_sp, full_mx, teardown_full,
+	  /* Each pair touches a random slot's owner record (8 bytes) and
+	   * data (ELEM bytes): doc/data-layout.md. */
+	  FULL_CAP * (8 + ELEM) },
 	{ "pair_2proc", "2 processes, 64 slots: alloc + free each (aggregate per pair)",
-	  2, 600000, false, setup_64, pair2_sp, pair2_mx, free_pools },
+	  2, 600000, false, setup_64, pair2_sp, pair2_mx, free_pools, 0 },
 	{ "block_8proc", "8 processes, 4 slots: blocking alloc + free (futex hand-off)",
-	  2, 200000, true, setup_4, block_sp, block_mx, free_pools },
+	  2, 200000, true, setup_4, block_sp, block_mx, free_pools, 0 },
 	{ "block_8proc_yield", "block_8proc, yielding the CPU while holding the slot",
-	  2, 5000, true, setup_4_yield, block_sp, block_mx, free_pools },
+	  2, 5000, true, setup_4_yield, block_sp, block_mx, free_pools, 0 },
 	{ "batch_64", "1 process, 1024 slots: alloc_n(64) + free_n, per slot",
-	  2, 40000, false, setup_batch, batch_sp, batch_mx, teardown_batch },
+	  2, 40000, false, setup_batch, batch_sp, batch_mx, teardown_batch, 0 },
 	{ "i64_add", "1 process: shpool_i64_add on one slot of an I64 pool",
-	  1, 3000000, false, setup_i64, i64_sp, i64_mx, free_pools },
+	  1, 3000000, false, setup_i64, i64_sp, i64_mx, free_pools, 0 },
 };
 const size_t bench_ncases = sizeof(bench_cases) / sizeof(bench_cases[0]);

@@ -10,7 +10,9 @@
  * a starvation check (measured as the gap between a process's consecutive
  * allocations, so it includes one free; see cases.c).
  * Lines starting with "#" are diagnostics: the limit, the baseline's own
- * ns/op, and for the blocking cases how many allocations actually slept.
+ * ns/op, for the blocking cases how many allocations actually slept, and
+ * for a case that touches a big pool at random (pair_full_1m) the cost of
+ * one dependent random load over the bytes it touches: its memory floor.
  *
  *   ns_per_op    median over the repetitions of libshpool's cost per op
  *   ratio_limit  ns_per_op / (RMWs per op * ns of one uncontended atomic
@@ -49,6 +51,7 @@
 #define DEFAULT_REPS 7
 #define MAX_REPS 1000
 #define RMW_ITERS 10000000
+#define CHASE_LOADS 2000000
 
 struct opts {
 	const char *cases; /* comma-separated names, NULL for all */
@@ -275,6 +278,9 @@ static void run_case(const struct bench_case *c, const struct opts *o)
 		printf(", max_wait_ms=%.3f; allocations that slept: shpool ~%llu, mutex %llu"
 		       " (of %llu each)", (double)mx_wait / 1e6, (unsigned long long)sp_waits,
 		       (unsigned long long)mx_waits, (unsigned long long)allocs);
+	if (c->footprint)
+		printf("; one dependent random load over its %zu MiB: %.1f ns", c->footprint >> 20,
+		       bench_chase_ns(c->footprint, scaled(CHASE_LOADS, o->scale)));
 	printf("\n");
 	fflush(stdout);
 }
