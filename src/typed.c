@@ -256,7 +256,7 @@ int shpool_set(shpool_t *p, uint64_t idx, const void *buf, size_t len)
  * unsigned type so it wraps the same way instead of overflowing.
  */
 #define SHPOOL_INT_FAMILY(T, UT, name, KIND)                                                  \
-int shpool_##name##_get(shpool_t *p, uint64_t idx, T *value)                                  \
+SHPOOL_FAST_PATH int shpool_##name##_get(shpool_t *p, uint64_t idx, T *value)                 \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
 	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
@@ -270,7 +270,7 @@ int shpool_##name##_get(shpool_t *p, uint64_t idx, T *value)                    
 	return 0;                                                                             \
 }                                                                                             \
                                                                                               \
-int shpool_##name##_set(shpool_t *p, uint64_t idx, T value)                                   \
+SHPOOL_FAST_PATH int shpool_##name##_set(shpool_t *p, uint64_t idx, T value)                  \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
 	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
@@ -282,6 +282,7 @@ int shpool_##name##_set(shpool_t *p, uint64_t idx, T value)                     
 	return 0;                                                                             \
 }                                                                                             \
                                                                                               \
+SHPOOL_FAST_PATH                                                                              \
 int shpool_##name##_cmpxchg(shpool_t *p, uint64_t idx, T expected, T desired, T *old)         \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
@@ -298,7 +299,7 @@ int shpool_##name##_cmpxchg(shpool_t *p, uint64_t idx, T expected, T desired, T 
 	return swapped;                                                                       \
 }                                                                                             \
                                                                                               \
-int shpool_##name##_cas(shpool_t *p, uint64_t idx, T expected, T desired)                     \
+SHPOOL_FAST_PATH int shpool_##name##_cas(shpool_t *p, uint64_t idx, T expected, T desired)    \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
 	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
@@ -309,7 +310,7 @@ int shpool_##name##_cas(shpool_t *p, uint64_t idx, T expected, T desired)       
 	return atomic_compare_exchange_strong((_Atomic T *)slot, &expected, desired);         \
 }                                                                                             \
                                                                                               \
-int shpool_##name##_xchg(shpool_t *p, uint64_t idx, T value, T *old)                          \
+SHPOOL_FAST_PATH int shpool_##name##_xchg(shpool_t *p, uint64_t idx, T value, T *old)         \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
 	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
@@ -324,7 +325,7 @@ int shpool_##name##_xchg(shpool_t *p, uint64_t idx, T value, T *old)            
 	return 0;                                                                             \
 }                                                                                             \
                                                                                               \
-int shpool_##name##_add(shpool_t *p, uint64_t idx, T delta, T *new_value)                     \
+SHPOOL_FAST_PATH int shpool_##name##_add(shpool_t *p, uint64_t idx, T delta, T *new_value)    \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
 	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
@@ -357,7 +358,7 @@ SHPOOL_INT_FAMILY(int32_t, uint32_t, i32, SHPOOL_I32)
 /* A double's bits go through an atomic u64: single-copy atomic (never torn),
  * and exact: NaN payloads, -0.0 and infinities round-trip bit for bit. */
 
-int shpool_f64_get(shpool_t *p, uint64_t idx, double *value)
+SHPOOL_FAST_PATH int shpool_f64_get(shpool_t *p, uint64_t idx, double *value)
 {
 	uint8_t *slot = NULL;
 	uint64_t bits;
@@ -383,7 +384,7 @@ static int f64_store(uint8_t *slot, double value)
 	return 0;
 }
 
-int shpool_f64_set(shpool_t *p, uint64_t idx, double value)
+SHPOOL_FAST_PATH int shpool_f64_set(shpool_t *p, uint64_t idx, double value)
 {
 	uint8_t *slot = NULL;
 	int rc = typed_slot(p, SHPOOL_F64, idx, __func__, &slot);
