@@ -442,9 +442,31 @@ static void deadline_after(struct timespec *ts, int ms)
 /* The slow path: sleep on the futex until n slots can be claimed or the
  * deadline passes. A signal runs its handler and the wait goes on to the
  * same absolute deadline, i.e. with the time that is left. */
+/* This process's entry in the waiter registry (shpool-internal.h): the one
+ * it claimed earlier, else a free one claimed now; NULL if the table is
+ * full. Threads of one process that race here may claim two entries:
+ * harmless, both are this process's. */
+static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
+{
+	struct shpool_waitreg *r = p->st->waitreg;
+
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
+		/* relaxed: only our own claim matters, and we made it. */
+		if (atomic_load_explicit(&r[i].who, memory_order_relaxed) == self)
+			return &r[i];
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++) {
+		uint64_t free_entry = 0;
+		/* seq_cst: one claimant wins an entry. */
+		if (atomic_compare_exchange_strong(&r[i].who, &free_entry, self))
+			return &r[i];
+	}
+	return NULL;
+}
+
 static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms)
 {
 	struct shpool_stripe *s = shpool_my_stripe(p);
+	struct shpool_waitreg *reg = waitreg_entry(p, self);
 	struct timespec deadline;
 	int rc;
 
@@ -458,6 +480,10 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		/* seq_cst: registers us before our last look; pairs with the
 		 * `waiters` load in wake(). */
 		atomic_fetch_add(&p->st->waiters, 1);
+		SHPOOL_CRASH_POINT("wait.counted");
+		/* seq_cst: after `waiters`, so a death here over-counts. */
+		if (reg)
+			atomic_fetch_add(&reg->count, 1);
 		uint32_t seq = atomic_load(&p->st->wake_seq);
 
 		rc = claim_all(p, self, out, n, &bumps);
@@ -466,6 +492,11 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		if (rc == -EAGAIN)
 			wr = futex_wait_until(&p->st->wake_seq, seq + bumps,
 					      timeout_ms > 0 ? &deadline : NULL);
+		/* seq_cst: out of the registry before out of `waiters`, so a
+		 * death in between over-counts, never under-counts. */
+		if (reg)
+			atomic_fetch_sub(&reg->count, 1);
+		SHPOOL_CRASH_POINT("wait.uncounted");
 		/* relaxed: we are awake, and register again before sleeping. */
 		atomic_fetch_sub_explicit(&p->st->waiters, 1, memory_order_relaxed);
 		if (rc != -EAGAIN)

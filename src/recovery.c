@@ -216,6 +216,34 @@ static int recover_slot(struct shpool *p, uint64_t idx, uint64_t rec)
 	return 0;
 }
 
+/* Take dead processes' counts back out of `waiters` and free their
+ * registry entries (the registry is described in shpool-internal.h). */
+static void recover_waiters(struct shpool *p, struct liveness_cache *cache)
+{
+	struct shpool_waitreg *r = p->st->waitreg;
+
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++) {
+		uint64_t who = atomic_load(&r[i].who);
+		uint32_t n, w;
+
+		if (who == 0 || owner_alive(cache, who))
+			continue;
+		/* seq_cst exchange: of racing recoveries one takes the count,
+		 * the others 0. One that dies before the subtraction below
+		 * leaves `waiters` too high: spare wake-ups, nothing lost. */
+		n = atomic_exchange(&r[i].count, 0);
+		SHPOOL_CRASH_POINT("recover.waiters_taken");
+		/* Never below 0: a scribbled count must not take live
+		 * waiters out as well (wake() would then skip them). */
+		w = atomic_load(&p->st->waiters);
+		while (n && !atomic_compare_exchange_weak(&p->st->waiters, &w, w - (n < w ? n : w)))
+			;
+		/* seq_cst: free the entry for another process, unless a
+		 * racing recovery already did (and someone claimed it). */
+		atomic_compare_exchange_strong(&r[i].who, &who, 0);
+	}
+}
+
 int64_t shpool_recover_stale(shpool_t *p)
 {
 	struct liveness_cache cache = { { 0 }, { 0 } };
@@ -237,6 +265,7 @@ int64_t shpool_recover_stale(shpool_t *p)
 	/* A death between filling or emptying a word and its summary bit
 	 * leaves a wrong hint; this is where it gets fixed. */
 	shpool_summary_repair(p);
+	recover_waiters(p, &cache);
 	if (freed) {
 		struct shpool_stripe *s = shpool_my_stripe(p);
 		shpool_stat_add(&s->recoveries, freed);
@@ -304,6 +333,17 @@ int shpool_check(shpool_t *p, FILE *report)
 			fprintf(report, "slot %" PRIu64 ": %s (owner record pid %d%s)\n", idx, what,
 				(int)shpool_owner_pid(rec),
 				(rec & SHPOOL_OWNER_FREEING) ? ", freeing" : "");
+	}
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++) {
+		uint64_t who = atomic_load(&p->st->waitreg[i].who);
+		uint32_t n = atomic_load(&p->st->waitreg[i].count);
+
+		if (who == 0 || n == 0 || owner_alive(&cache, who))
+			continue;
+		problems++;
+		if (report)
+			fprintf(report, "waiters: %" PRIu32 " counted for a dead process (pid %d)\n",
+				n, (int)shpool_owner_pid(who));
 	}
 	if (report)
 		fprintf(report, "%" PRIu64 " of %" PRIu64 " slots allocated, %" PRIu64

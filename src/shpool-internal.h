@@ -34,12 +34,13 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
 #define SHPOOL_CACHELINE 64u
 
 /*
- * ---- Segment layout, version 1 ----------------------------------------
+ * ---- Segment layout, version 2 ----------------------------------------
  *
  * One mapping, every region starting on a cache-line boundary:
  *
  *   [0, 128)          struct shpool_header    immutable after creation
- *   off_state         struct shpool_state     futex word, waiters, stats
+ *   off_state         struct shpool_state     futex word, waiters, stats,
+ *                                             waiter registry
  *   off_level[0]      bitmap: word_bits slots per 64-bit word, bit set =
  *                     slot allocated; one word per cache line when the
  *                     pool has at most SHPOOL_SPREAD_WORDS words (threads
@@ -57,7 +58,7 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
  * any change to this layout or to the meaning of a shared word.
  */
 #define SHPOOL_MAGIC "SHPOOL\0\x01"
-#define SHPOOL_LAYOUT_VERSION 1u
+#define SHPOOL_LAYOUT_VERSION 2u /* 2: the waiter registry */
 #define SHPOOL_MAX_LEVELS 6
 #define SHPOOL_STRIPES 16u
 #define SHPOOL_STR_PREFIX 8u
@@ -97,6 +98,21 @@ struct shpool_stripe {
 };
 _Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
 
+/* Who is counted in `waiters`: one entry per process that has blocked in
+ * this pool, claimed for good (until recovery finds the process dead) so
+ * that no count can move to another process. A process counts itself in
+ * `waiters` first and here second, and leaves in the other order: a death
+ * in between leaves `waiters` one too high (a spare wake-up), never too
+ * low (a lost one). recover_stale() takes a dead process's count back out
+ * of `waiters` (recovery.c). A process that finds the table full is
+ * counted in `waiters` only, unrepaired if it dies waiting. */
+#define SHPOOL_WAITREG 64u
+struct shpool_waitreg {
+	_Atomic uint64_t who;   /* owner record of the process (untagged), 0 free */
+	_Atomic uint32_t count; /* its threads now counted in `waiters` */
+	uint32_t pad;
+};
+
 struct shpool_state {
 	/* Own line: written by blocking allocators only; a free only reads
 	 * `waiters`, so the line stays shared-clean while nobody waits. */
@@ -104,6 +120,8 @@ struct shpool_state {
 	_Atomic uint32_t waiters;  /* allocators registered to sleep */
 	uint32_t pad[14];
 	struct shpool_stripe stripe[SHPOOL_STRIPES];
+	/* Written by blocking allocators and recovery only. */
+	struct shpool_waitreg waitreg[SHPOOL_WAITREG];
 };
 _Static_assert(sizeof(struct shpool_state) % SHPOOL_CACHELINE == 0, "lines");
 

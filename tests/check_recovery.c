@@ -466,6 +466,166 @@ START_TEST(chaos_kills_recover_exactly)
 }
 END_TEST
 
+/* ---- waiters of dead processes -------------------------------------- */
+
+static uint32_t waiters_now(shpool_t *p)
+{
+	shpool_stats_t st;
+
+	ck_assert_int_eq(shpool_stats(p, &st), 0);
+	return (uint32_t)st.waiters;
+}
+
+/* Poll (no sleep) until n allocators are registered to sleep. */
+static void await_waiters(shpool_t *p, uint32_t n)
+{
+	while (waiters_now(p) < n)
+		sched_yield();
+}
+
+static unsigned registry_entries(shpool_t *p)
+{
+	struct shpool *sp = p;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
+		n += atomic_load(&sp->st->waitreg[i].who) != 0;
+	return n;
+}
+
+static void *block_thread(void *arg)
+{
+	shpool_alloc(arg, 60000);
+	return NULL;
+}
+
+/* Two threads block in the full pool; the process is then killed. */
+static int two_blocked_threads(void *arg)
+{
+	pthread_t t[2];
+
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, block_thread, arg) != 0)
+			return 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	return 1; /* not reached: killed while they wait */
+}
+
+static int block_until_room(void *arg)
+{
+	return shpool_alloc(arg, 60000) >= 0 ? 0 : 1;
+}
+
+START_TEST(dead_waiters_are_uncounted)
+{
+	shpool_t *p = make_pool(2);
+	pid_t dead, live;
+	uint64_t held[2];
+
+	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
+	dead = test_fork(two_blocked_threads, p);
+	await_waiters(p, 2);
+	assert_consistent(p); /* live waiters are no problem */
+	ck_assert_int_eq(kill(dead, SIGKILL), 0);
+	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
+	/* Still counted: every free would now make a futex call. */
+	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_int_eq(shpool_check(p, NULL), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 0); /* no slot was held */
+	ck_assert_uint_eq(waiters_now(p), 0);
+	ck_assert_uint_eq(registry_entries(p), 0);
+	assert_consistent(p);
+
+	/* A live waiter is left alone by recovery, and still woken. */
+	live = test_fork(block_until_room, p);
+	await_waiters(p, 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(waiters_now(p), 1);
+	ck_assert_uint_eq(registry_entries(p), 1);
+	assert_consistent(p);
+	ck_assert_int_eq(shpool_free(p, held[0]), 0);
+	ck_assert_int_eq(test_wait(live), 0);
+	ck_assert_uint_eq(waiters_now(p), 0);
+	/* The child took the slot and exited: recovery frees both. */
+	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	ck_assert_uint_eq(registry_entries(p), 0);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
+/* A death between the two counts, on the way in and on the way out,
+ * leaves `waiters` one too high (a spare wake-up per free), never too low
+ * (a waiter nobody wakes): recovery cannot tell that one apart. */
+struct wait_crash {
+	shpool_t *p;
+	const char *spec;
+};
+
+static int die_at_wait_point(void *arg)
+{
+	struct wait_crash *w = arg;
+
+	setenv("SHPOOL_CRASH_AT", w->spec, 1);
+	shpool_alloc(w->p, 100);
+	return 3; /* the crash point was never reached */
+}
+
+START_TEST(death_between_counts_overcounts)
+{
+	/* wait.uncounted is reached once the 100 ms wait times out. */
+	static const char *const specs[] = { "wait.counted:1", "wait.uncounted:1" };
+	shpool_t *p = make_pool(1);
+	struct wait_crash w = { p, specs[_i] };
+	pid_t live;
+
+	ck_assert_int_ge(shpool_try_alloc(p), 0);
+	ck_assert_int_eq(test_wait(test_fork(die_at_wait_point, &w)), 128 + SIGKILL);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(waiters_now(p), 1);
+	ck_assert_uint_eq(registry_entries(p), 0);
+	/* A real waiter on top of the phantom one is still woken. */
+	live = test_fork(block_until_room, p);
+	await_waiters(p, 2);
+	ck_assert_int_eq(shpool_free(p, 0), 0);
+	ck_assert_int_eq(test_wait(live), 0);
+	ck_assert_uint_eq(waiters_now(p), 1);
+	shpool_close(p);
+}
+END_TEST
+
+/* A recovery that dies after taking a dead process's count leaves it in
+ * `waiters` (too high, again) and the entry to the next recovery. */
+static int recover_and_die(void *arg)
+{
+	setenv("SHPOOL_CRASH_AT", "recover.waiters_taken:1", 1);
+	shpool_recover_stale(arg);
+	return 3;
+}
+
+START_TEST(recovery_dying_in_waiters_overcounts)
+{
+	shpool_t *p = make_pool(2);
+	uint64_t held[2];
+	pid_t dead;
+
+	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
+	dead = test_fork(two_blocked_threads, p);
+	await_waiters(p, 2);
+	ck_assert_int_eq(kill(dead, SIGKILL), 0);
+	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
+	ck_assert_int_eq(test_wait(test_fork(recover_and_die, p)), 128 + SIGKILL);
+	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_uint_eq(registry_entries(p), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_uint_eq(registry_entries(p), 0);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
 /* ---- reset and check ------------------------------------------------ */
 
 static int block_then_report(void *arg)
@@ -532,6 +692,7 @@ static Suite *make_recovery_suite(void)
 	TCase *pid = tcase_create("pid_reuse");
 	TCase *chaos = tcase_create("chaos");
 	TCase *misc = tcase_create("reset_check");
+	TCase *waiters = tcase_create("dead_waiters");
 
 	/* Timeouts are hang detectors, sized for a loaded 2-core machine. */
 	tcase_set_timeout(crash, 60);
@@ -545,12 +706,16 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(pid, main_thread_exit_is_not_death);
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
+	tcase_add_test(waiters, dead_waiters_are_uncounted);
+	tcase_add_loop_test(waiters, death_between_counts_overcounts, 0, 2);
+	tcase_add_test(waiters, recovery_dying_in_waiters_overcounts);
 	tcase_set_timeout(misc, 60);
 	tcase_add_test(misc, reset_frees_all_and_wakes);
 	tcase_add_test(misc, check_reports_damage);
 	suite_add_tcase(s, crash);
 	suite_add_tcase(s, pid);
 	suite_add_tcase(s, chaos);
+	suite_add_tcase(s, waiters);
 	suite_add_tcase(s, misc);
 	return s;
 }

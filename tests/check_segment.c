@@ -989,13 +989,18 @@ START_TEST(layout_version)
 	char *path = pristine(&size);
 	struct shpool_header h;
 
+	/* Newer, older (a segment of an earlier build), and never valid. */
+	const uint32_t versions[] = { SHPOOL_LAYOUT_VERSION + 1, SHPOOL_LAYOUT_VERSION - 1, 0 };
+	char want[64];
+
 	read_header(path, &h);
-	h.version = SHPOOL_LAYOUT_VERSION + 1;
-	write_header(path, &h);
-	assert_refused_file(path, -EPROTONOSUPPORT, "layout version 2");
-	h.version = 0;
-	write_header(path, &h);
-	assert_refused_file(path, -EPROTONOSUPPORT, "layout version 0");
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		h.version = versions[i];
+		write_header(path, &h);
+		snprintf(want, sizeof(want), "layout version %" PRIu32 ", this library reads "
+			 "version %u", versions[i], SHPOOL_LAYOUT_VERSION);
+		assert_refused_file(path, -EPROTONOSUPPORT, want);
+	}
 	free(path);
 }
 END_TEST
