@@ -31,19 +31,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Poll pool state until `waiters` blocked allocators are registered: the
- * synchronisation is the pool's own counter, not a guess at timing. */
-static void wait_for_waiters(shpool_t *p, uint64_t waiters)
-{
-	shpool_stats_t st;
-
-	for (;;) {
-		ck_assert_int_eq(shpool_stats(p, &st), 0);
-		if (st.waiters >= waiters)
-			return;
-		sched_yield();
-	}
-}
 
 /* ---- basics ---------------------------------------------------------- */
 
@@ -338,7 +325,7 @@ START_TEST(free_wakes_waiter)
 	ck_assert_int_ge(shpool_try_alloc(p), 0);
 	w = (struct waiter_arg){ p, _i ? 10000 : -1, fds[1] };
 	pid = test_fork(waiter_child, &w);
-	wait_for_waiters(p, 1);
+	test_await_waiters(p, 1);
 	ck_assert_int_eq(shpool_free(p, 1), 0);
 	ck_assert_int_eq(read_result(fds[0]), 1);
 	ck_assert_int_eq(test_wait(pid), 0);
@@ -361,7 +348,7 @@ START_TEST(free_n_wakes_all_it_freed)
 	w = (struct waiter_arg){ p, -1, fds[1] };
 	for (int i = 0; i < N; i++)
 		pids[i] = test_fork(waiter_child, &w);
-	wait_for_waiters(p, N);
+	test_await_waiters(p, N);
 	ck_assert_int_eq(shpool_free_n(p, idx, N), N);
 	for (int i = 0; i < N; i++) {
 		got[i] = (uint64_t)read_result(fds[0]);
@@ -458,7 +445,7 @@ START_TEST(signal_does_not_lose_slot)
 	sigaction(SIGUSR1, &sa, NULL);
 	ck_assert_int_eq(shpool_try_alloc(p), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, free_after_signal, &a), 0);
-	wait_for_waiters(p, 1);
+	test_await_waiters(p, 1);
 	pthread_kill(t, SIGUSR1);
 	ck_assert_int_eq(shpool_free(p, 0), 0);
 	pthread_join(t, NULL);

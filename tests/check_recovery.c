@@ -468,21 +468,6 @@ END_TEST
 
 /* ---- waiters of dead processes -------------------------------------- */
 
-static uint32_t waiters_now(shpool_t *p)
-{
-	shpool_stats_t st;
-
-	ck_assert_int_eq(shpool_stats(p, &st), 0);
-	return (uint32_t)st.waiters;
-}
-
-/* Poll (no sleep) until n allocators are registered to sleep. */
-static void await_waiters(shpool_t *p, uint32_t n)
-{
-	while (waiters_now(p) < n)
-		sched_yield();
-}
-
 static unsigned registry_entries(shpool_t *p)
 {
 	struct shpool *sp = p;
@@ -525,28 +510,28 @@ START_TEST(dead_waiters_are_uncounted)
 
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
 	dead = test_fork(two_blocked_threads, p);
-	await_waiters(p, 2);
+	test_await_waiters(p, 2);
 	assert_consistent(p); /* live waiters are no problem */
 	ck_assert_int_eq(kill(dead, SIGKILL), 0);
 	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
 	/* Still counted: every free would now make a futex call. */
-	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_int_eq(shpool_check(p, NULL), 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0); /* no slot was held */
-	ck_assert_uint_eq(waiters_now(p), 0);
+	ck_assert_uint_eq(test_waiters(p), 0);
 	ck_assert_uint_eq(registry_entries(p), 0);
 	assert_consistent(p);
 
 	/* A live waiter is left alone by recovery, and still woken. */
 	live = test_fork(block_until_room, p);
-	await_waiters(p, 1);
+	test_await_waiters(p, 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
-	ck_assert_uint_eq(waiters_now(p), 1);
+	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 1);
 	assert_consistent(p);
 	ck_assert_int_eq(shpool_free(p, held[0]), 0);
 	ck_assert_int_eq(test_wait(live), 0);
-	ck_assert_uint_eq(waiters_now(p), 0);
+	ck_assert_uint_eq(test_waiters(p), 0);
 	/* The child took the slot and exited: recovery frees both. */
 	ck_assert_int_eq(shpool_recover_stale(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 0);
@@ -583,14 +568,14 @@ START_TEST(death_between_counts_overcounts)
 	ck_assert_int_ge(shpool_try_alloc(p), 0);
 	ck_assert_int_eq(test_wait(test_fork(die_at_wait_point, &w)), 128 + SIGKILL);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
-	ck_assert_uint_eq(waiters_now(p), 1);
+	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 0);
 	/* A real waiter on top of the phantom one is still woken. */
 	live = test_fork(block_until_room, p);
-	await_waiters(p, 2);
+	test_await_waiters(p, 2);
 	ck_assert_int_eq(shpool_free(p, 0), 0);
 	ck_assert_int_eq(test_wait(live), 0);
-	ck_assert_uint_eq(waiters_now(p), 1);
+	ck_assert_uint_eq(test_waiters(p), 1);
 	shpool_close(p);
 }
 END_TEST
@@ -612,14 +597,14 @@ START_TEST(recovery_dying_in_waiters_overcounts)
 
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
 	dead = test_fork(two_blocked_threads, p);
-	await_waiters(p, 2);
+	test_await_waiters(p, 2);
 	ck_assert_int_eq(kill(dead, SIGKILL), 0);
 	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
 	ck_assert_int_eq(test_wait(test_fork(recover_and_die, p)), 128 + SIGKILL);
-	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_uint_eq(registry_entries(p), 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
-	ck_assert_uint_eq(waiters_now(p), 2);
+	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_uint_eq(registry_entries(p), 0);
 	assert_consistent(p);
 	shpool_close(p);
@@ -636,15 +621,12 @@ static int block_then_report(void *arg)
 START_TEST(reset_frees_all_and_wakes)
 {
 	shpool_t *p = make_pool(8);
-	shpool_stats_t st;
 	pid_t w;
 
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_ge(shpool_try_alloc(p), 0);
 	w = test_fork(block_then_report, p);
-	do
-		ck_assert_int_eq(shpool_stats(p, &st), 0);
-	while (st.waiters < 1 && sched_yield() == 0);
+	test_await_waiters(p, 1);
 	ck_assert_int_eq(shpool_reset(p), 0);
 	ck_assert_int_eq(test_wait(w), 0);
 	/* The woken child took a slot and exited with it: stale now. */

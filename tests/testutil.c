@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +94,18 @@ int test_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+uint64_t test_waiters(shpool_t *p)
+{
+	shpool_stats_t st;
+
+	ck_assert_int_eq(shpool_stats(p, &st), 0);
+	return st.waiters;
+}
+
+void test_await_waiters(shpool_t *p, uint64_t n)
+{
+	while (test_waiters(p) < n)
+		sched_yield();
 }

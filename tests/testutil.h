@@ -22,6 +22,13 @@ pid_t test_fork(int (*fn)(void *arg), void *arg);
 /* Wait for pid; returns its exit status, or 128+signal if killed. */
 int test_wait(pid_t pid);
 
+/* shpool_stats()'s waiters: allocators registered to sleep now. */
+uint64_t test_waiters(shpool_t *p);
+/* Poll (yielding, never sleeping) until at least n allocators are
+ * registered to sleep: the synchronisation is the pool's own counter, not
+ * a guess at timing. */
+void test_await_waiters(shpool_t *p, uint64_t n);
+
 /* Assert that rc is the code `want` and that shpool_last_error() contains
  * `needle` (a clear message, not just a code). */
 #define ck_assert_fails(rc, want, needle) \
