@@ -439,9 +439,6 @@ static void deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-/* The slow path: sleep on the futex until n slots can be claimed or the
- * deadline passes. A signal runs its handler and the wait goes on to the
- * same absolute deadline, i.e. with the time that is left. */
 /* This process's entry in the waiter registry (shpool-internal.h): the one
  * it claimed earlier, else a free one claimed now; NULL if the table is
  * full. Threads of one process that race here may claim two entries:
@@ -463,6 +460,9 @@ static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
 	return NULL;
 }
 
+/* The slow path: sleep on the futex until n slots can be claimed or the
+ * deadline passes. A signal runs its handler and the wait goes on to the
+ * same absolute deadline, i.e. with the time that is left. */
 static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms)
 {
 	struct shpool_stripe *s = shpool_my_stripe(p);

@@ -221,26 +221,33 @@ static int recover_slot(struct shpool *p, uint64_t idx, uint64_t rec)
 static void recover_waiters(struct shpool *p, struct liveness_cache *cache)
 {
 	struct shpool_waitreg *r = p->st->waitreg;
+	uint64_t mine = shpool_self() | SHPOOL_OWNER_FREEING;
 
 	for (unsigned i = 0; i < SHPOOL_WAITREG; i++) {
+		/* A dead process's entry, or one a dead recovery had tagged. */
 		uint64_t who = atomic_load(&r[i].who);
 		uint32_t n, w;
 
 		if (who == 0 || owner_alive(cache, who))
 			continue;
-		/* seq_cst exchange: of racing recoveries one takes the count,
-		 * the others 0. One that dies before the subtraction below
-		 * leaves `waiters` too high: spare wake-ups, nothing lost. */
+		SHPOOL_CRASH_POINT("recover.waiter_seen");
+		/* seq_cst: take the entry over, tagged with us, before its
+		 * count: otherwise a racing recovery could free it and a live
+		 * process claim it between our look and our exchange, and we
+		 * would take the live count. Tagged, it matches no process,
+		 * and a recovery that dies is finished by the next. */
+		if (!atomic_compare_exchange_strong(&r[i].who, &who, mine))
+			continue;
 		n = atomic_exchange(&r[i].count, 0);
+		/* A death here leaves `waiters` too high: spare wake-ups. */
 		SHPOOL_CRASH_POINT("recover.waiters_taken");
 		/* Never below 0: a scribbled count must not take live
 		 * waiters out as well (wake() would then skip them). */
 		w = atomic_load(&p->st->waiters);
 		while (n && !atomic_compare_exchange_weak(&p->st->waiters, &w, w - (n < w ? n : w)))
 			;
-		/* seq_cst: free the entry for another process, unless a
-		 * racing recovery already did (and someone claimed it). */
-		atomic_compare_exchange_strong(&r[i].who, &who, 0);
+		/* seq_cst: the entry is free for another process. */
+		atomic_store(&r[i].who, 0);
 	}
 }
 

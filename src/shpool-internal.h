@@ -104,11 +104,12 @@ _Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
  * `waiters` first and here second, and leaves in the other order: a death
  * in between leaves `waiters` one too high (a spare wake-up), never too
  * low (a lost one). recover_stale() takes a dead process's count back out
- * of `waiters` (recovery.c). A process that finds the table full is
- * counted in `waiters` only, unrepaired if it dies waiting. */
+ * of `waiters` (recovery.c); while it does, `who` holds the recovering
+ * process's record tagged SHPOOL_OWNER_FREEING. A process that finds the
+ * table full is counted in `waiters` only, unrepaired if it dies waiting. */
 #define SHPOOL_WAITREG 64u
 struct shpool_waitreg {
-	_Atomic uint64_t who;   /* owner record of the process (untagged), 0 free */
+	_Atomic uint64_t who;   /* owner record of the process, 0 free */
 	_Atomic uint32_t count; /* its threads now counted in `waiters` */
 	uint32_t pad;
 };

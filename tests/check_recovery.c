@@ -611,6 +611,55 @@ START_TEST(recovery_dying_in_waiters_overcounts)
 }
 END_TEST
 
+/* A recovery that saw a dead process's entry, then was overtaken (another
+ * recovery freed the entry and a live waiter claimed it), must not take
+ * the live waiter's count: that waiter would then never be woken. */
+static int recover_stopping_at_entry(void *arg)
+{
+	setenv("SHPOOL_CRASH_AT", "recover.waiter_seen:1:stop", 1);
+	shpool_recover_stale(arg);
+	return 0;
+}
+
+static uint32_t registry_count(shpool_t *p, unsigned i)
+{
+	struct shpool *sp = p;
+
+	return atomic_load(&sp->st->waitreg[i].count);
+}
+
+START_TEST(recovery_never_takes_a_live_count)
+{
+	shpool_t *p = make_pool(1);
+	pid_t dead, slow, live;
+	int status;
+
+	ck_assert_int_ge(shpool_try_alloc(p), 0);
+	dead = test_fork(block_until_room, p);
+	test_await_waiters(p, 1);
+	ck_assert_int_eq(kill(dead, SIGKILL), 0);
+	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
+	/* One recovery stops having seen the dead entry; another does the
+	 * work; a live waiter then claims the same (first free) entry. */
+	slow = test_fork(recover_stopping_at_entry, p);
+	ck_assert_int_eq(waitpid(slow, &status, WUNTRACED), slow);
+	ck_assert(WIFSTOPPED(status));
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(test_waiters(p), 0);
+	live = test_fork(block_until_room, p);
+	test_await_waiters(p, 1);
+	while (registry_count(p, 0) < 1)
+		sched_yield();
+	ck_assert_int_eq(kill(slow, SIGCONT), 0);
+	ck_assert_int_eq(test_wait(slow), 0);
+	ck_assert_uint_eq(test_waiters(p), 1);
+	ck_assert_uint_eq(registry_count(p, 0), 1);
+	ck_assert_int_eq(shpool_free(p, 0), 0);
+	ck_assert_int_eq(test_wait(live), 0);
+	shpool_close(p);
+}
+END_TEST
+
 /* ---- reset and check ------------------------------------------------ */
 
 static int block_then_report(void *arg)
@@ -691,6 +740,7 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(waiters, dead_waiters_are_uncounted);
 	tcase_add_loop_test(waiters, death_between_counts_overcounts, 0, 2);
 	tcase_add_test(waiters, recovery_dying_in_waiters_overcounts);
+	tcase_add_test(waiters, recovery_never_takes_a_live_count);
 	tcase_set_timeout(misc, 60);
 	tcase_add_test(misc, reset_frees_all_and_wakes);
 	tcase_add_test(misc, check_reports_damage);
