@@ -497,9 +497,50 @@ static int two_blocked_threads(void *arg)
 	return 1; /* not reached: killed while they wait */
 }
 
+/* A child that waits (10 s at most) for a slot: 0 once it has one. */
 static int block_until_room(void *arg)
 {
-	return shpool_alloc(arg, 60000) >= 0 ? 0 : 1;
+	return shpool_alloc(arg, 10000) >= 0 ? 0 : 1;
+}
+
+/* Fork fn(p) and return once `waiters` allocators are registered. */
+static pid_t fork_blocked(shpool_t *p, int (*fn)(void *), uint64_t waiters)
+{
+	pid_t pid = test_fork(fn, p);
+
+	test_await_waiters(p, waiters);
+	return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(test_wait(pid), 128 + SIGKILL);
+}
+
+/* A child that arms a crash point (SHPOOL_CRASH_AT=spec), then allocates
+ * (100 ms at most) or recovers. */
+struct armed {
+	shpool_t *p;
+	const char *spec;
+};
+
+static int armed_alloc(void *arg)
+{
+	struct armed *a = arg;
+
+	setenv("SHPOOL_CRASH_AT", a->spec, 1);
+	shpool_alloc(a->p, 100);
+	return 3; /* the crash point was never reached */
+}
+
+static int armed_recover(void *arg)
+{
+	struct armed *a = arg;
+
+	setenv("SHPOOL_CRASH_AT", a->spec, 1);
+	shpool_recover_stale(a->p);
+	return 0;
 }
 
 START_TEST(dead_waiters_are_uncounted)
@@ -509,11 +550,9 @@ START_TEST(dead_waiters_are_uncounted)
 	uint64_t held[2];
 
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
-	dead = test_fork(two_blocked_threads, p);
-	test_await_waiters(p, 2);
+	dead = fork_blocked(p, two_blocked_threads, 2);
 	assert_consistent(p); /* live waiters are no problem */
-	ck_assert_int_eq(kill(dead, SIGKILL), 0);
-	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
+	kill_and_reap(dead);
 	/* Still counted: every free would now make a futex call. */
 	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_int_eq(shpool_check(p, NULL), 1);
@@ -523,8 +562,7 @@ START_TEST(dead_waiters_are_uncounted)
 	assert_consistent(p);
 
 	/* A live waiter is left alone by recovery, and still woken. */
-	live = test_fork(block_until_room, p);
-	test_await_waiters(p, 1);
+	live = fork_blocked(p, block_until_room, 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 1);
@@ -543,36 +581,22 @@ END_TEST
 /* A death between the two counts, on the way in and on the way out,
  * leaves `waiters` one too high (a spare wake-up per free), never too low
  * (a waiter nobody wakes): recovery cannot tell that one apart. */
-struct wait_crash {
-	shpool_t *p;
-	const char *spec;
-};
-
-static int die_at_wait_point(void *arg)
-{
-	struct wait_crash *w = arg;
-
-	setenv("SHPOOL_CRASH_AT", w->spec, 1);
-	shpool_alloc(w->p, 100);
-	return 3; /* the crash point was never reached */
-}
 
 START_TEST(death_between_counts_overcounts)
 {
 	/* wait.uncounted is reached once the 100 ms wait times out. */
 	static const char *const specs[] = { "wait.counted:1", "wait.uncounted:1" };
 	shpool_t *p = make_pool(1);
-	struct wait_crash w = { p, specs[_i] };
+	struct armed a = { p, specs[_i] };
 	pid_t live;
 
 	ck_assert_int_ge(shpool_try_alloc(p), 0);
-	ck_assert_int_eq(test_wait(test_fork(die_at_wait_point, &w)), 128 + SIGKILL);
+	ck_assert_int_eq(test_wait(test_fork(armed_alloc, &a)), 128 + SIGKILL);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 0);
 	/* A real waiter on top of the phantom one is still woken. */
-	live = test_fork(block_until_room, p);
-	test_await_waiters(p, 2);
+	live = fork_blocked(p, block_until_room, 2);
 	ck_assert_int_eq(shpool_free(p, 0), 0);
 	ck_assert_int_eq(test_wait(live), 0);
 	ck_assert_uint_eq(test_waiters(p), 1);
@@ -582,25 +606,16 @@ END_TEST
 
 /* A recovery that dies after taking a dead process's count leaves it in
  * `waiters` (too high, again) and the entry to the next recovery. */
-static int recover_and_die(void *arg)
-{
-	setenv("SHPOOL_CRASH_AT", "recover.waiters_taken:1", 1);
-	shpool_recover_stale(arg);
-	return 3;
-}
 
 START_TEST(recovery_dying_in_waiters_overcounts)
 {
 	shpool_t *p = make_pool(2);
+	struct armed a = { p, "recover.waiters_taken:1" };
 	uint64_t held[2];
-	pid_t dead;
 
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
-	dead = test_fork(two_blocked_threads, p);
-	test_await_waiters(p, 2);
-	ck_assert_int_eq(kill(dead, SIGKILL), 0);
-	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
-	ck_assert_int_eq(test_wait(test_fork(recover_and_die, p)), 128 + SIGKILL);
+	kill_and_reap(fork_blocked(p, two_blocked_threads, 2));
+	ck_assert_int_eq(test_wait(test_fork(armed_recover, &a)), 128 + SIGKILL);
 	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_uint_eq(registry_entries(p), 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
@@ -614,12 +629,6 @@ END_TEST
 /* A recovery that saw a dead process's entry, then was overtaken (another
  * recovery freed the entry and a live waiter claimed it), must not take
  * the live waiter's count: that waiter would then never be woken. */
-static int recover_stopping_at_entry(void *arg)
-{
-	setenv("SHPOOL_CRASH_AT", "recover.waiter_seen:1:stop", 1);
-	shpool_recover_stale(arg);
-	return 0;
-}
 
 static uint32_t registry_count(shpool_t *p, unsigned i)
 {
@@ -631,23 +640,20 @@ static uint32_t registry_count(shpool_t *p, unsigned i)
 START_TEST(recovery_never_takes_a_live_count)
 {
 	shpool_t *p = make_pool(1);
-	pid_t dead, slow, live;
+	struct armed a = { p, "recover.waiter_seen:1:stop" };
+	pid_t slow, live;
 	int status;
 
 	ck_assert_int_ge(shpool_try_alloc(p), 0);
-	dead = test_fork(block_until_room, p);
-	test_await_waiters(p, 1);
-	ck_assert_int_eq(kill(dead, SIGKILL), 0);
-	ck_assert_int_eq(test_wait(dead), 128 + SIGKILL);
+	kill_and_reap(fork_blocked(p, block_until_room, 1));
 	/* One recovery stops having seen the dead entry; another does the
 	 * work; a live waiter then claims the same (first free) entry. */
-	slow = test_fork(recover_stopping_at_entry, p);
+	slow = test_fork(armed_recover, &a);
 	ck_assert_int_eq(waitpid(slow, &status, WUNTRACED), slow);
 	ck_assert(WIFSTOPPED(status));
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(test_waiters(p), 0);
-	live = test_fork(block_until_room, p);
-	test_await_waiters(p, 1);
+	live = fork_blocked(p, block_until_room, 1);
 	while (registry_count(p, 0) < 1)
 		sched_yield();
 	ck_assert_int_eq(kill(slow, SIGCONT), 0);
@@ -662,11 +668,6 @@ END_TEST
 
 /* ---- reset and check ------------------------------------------------ */
 
-static int block_then_report(void *arg)
-{
-	return shpool_alloc(arg, 10000) >= 0 ? 0 : 1;
-}
-
 START_TEST(reset_frees_all_and_wakes)
 {
 	shpool_t *p = make_pool(8);
@@ -674,8 +675,7 @@ START_TEST(reset_frees_all_and_wakes)
 
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_ge(shpool_try_alloc(p), 0);
-	w = test_fork(block_then_report, p);
-	test_await_waiters(p, 1);
+	w = fork_blocked(p, block_until_room, 1);
 	ck_assert_int_eq(shpool_reset(p), 0);
 	ck_assert_int_eq(test_wait(w), 0);
 	/* The woken child took a slot and exited with it: stale now. */
