@@ -737,6 +737,7 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(pid, main_thread_exit_is_not_death);
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
+	tcase_set_timeout(waiters, 30);
 	tcase_add_test(waiters, dead_waiters_are_uncounted);
 	tcase_add_loop_test(waiters, death_between_counts_overcounts, 0, 2);
 	tcase_add_test(waiters, recovery_dying_in_waiters_overcounts);
