@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -439,25 +440,51 @@ static void deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-/* This process's entry in the waiter registry (shpool-internal.h): the one
- * it claimed earlier, else a free one claimed now; NULL if the table is
- * full. Threads of one process that race here may claim two entries:
- * harmless, both are this process's. */
-static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
+/* A process's first claim of a registry entry is serialised: two of its
+ * threads blocking together would otherwise each miss the other's entry and
+ * claim one each, and the registry promises one entry per process (so that
+ * shpool_check() and recovery name a dead process once). Process-local, held
+ * for one scan of the table; reset in a fork(2) child (shpool_alloc_after_fork()),
+ * which may have been forked while another thread held it. */
+static pthread_mutex_t waitreg_claim_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void shpool_alloc_after_fork(void)
+{
+	pthread_mutex_init(&waitreg_claim_lock, NULL);
+}
+
+static struct shpool_waitreg *waitreg_find(struct shpool *p, uint64_t self)
 {
 	struct shpool_waitreg *r = p->st->waitreg;
 
 	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
-		/* relaxed: only our own claim matters, and we made it. */
+		/* relaxed: only our own claim matters, and we made it (in
+		 * this thread, or in another before the claim lock's release). */
 		if (atomic_load_explicit(&r[i].who, memory_order_relaxed) == self)
 			return &r[i];
-	for (unsigned i = 0; i < SHPOOL_WAITREG; i++) {
-		uint64_t free_entry = 0;
-		/* seq_cst: one claimant wins an entry. */
-		if (atomic_compare_exchange_strong(&r[i].who, &free_entry, self))
-			return &r[i];
-	}
 	return NULL;
+}
+
+/* This process's entry in the waiter registry (shpool-internal.h): the one
+ * it claimed earlier, else a free one claimed now; NULL if the table is
+ * full. */
+static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
+{
+	struct shpool_waitreg *r = p->st->waitreg, *mine = waitreg_find(p, self);
+
+	if (mine)
+		return mine;
+	pthread_mutex_lock(&waitreg_claim_lock);
+	mine = waitreg_find(p, self); /* claimed by another thread meanwhile? */
+	SHPOOL_CRASH_POINT("waitreg.looked");
+	for (unsigned i = 0; !mine && i < SHPOOL_WAITREG; i++) {
+		uint64_t free_entry = 0;
+		/* seq_cst: one process wins an entry. */
+		if (atomic_compare_exchange_strong(&r[i].who, &free_entry, self))
+			mine = &r[i];
+	}
+	pthread_mutex_unlock(&waitreg_claim_lock);
+	return mine;
 }
 
 /* The slow path: sleep on the futex until n slots can be claimed or the

@@ -68,6 +68,7 @@ static void after_fork_child(void)
 	 * must differ from the parent's. */
 	atomic_store_explicit(&shpool_self_record, 0, memory_order_relaxed);
 	shpool_seed = 0;
+	shpool_alloc_after_fork();
 }
 
 static void register_atfork(void)

@@ -99,7 +99,7 @@ struct shpool_stripe {
 _Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
 
 /* Who is counted in `waiters`: one entry per process that has blocked in
- * this pool, claimed for good (until recovery finds the process dead) so
+ * this pool (its threads' first claims are serialised: alloc.c), claimed for good (until recovery finds the process dead) so
  * that no count can move to another process. A process counts itself in
  * `waiters` first and here second, and leaves in the other order: a death
  * in between leaves `waiters` one too high (a spare wake-up), never too
@@ -282,6 +282,8 @@ static inline uint32_t shpool_thread_seed(void)
 SHPOOL_HIDDEN bool shpool_bit_clear(struct shpool *p, uint64_t idx);
 /* Wake up to n blocked allocators (free paths call it after freeing). */
 SHPOOL_HIDDEN void shpool_wake(struct shpool *p, uint64_t n);
+/* Reset process-local state in a fork(2) child (recovery.c's atfork). */
+SHPOOL_HIDDEN void shpool_alloc_after_fork(void);
 /* Make every summary bit agree with its child; returns how many did not.
  * Safe during live traffic. */
 SHPOOL_HIDDEN uint64_t shpool_summary_repair(struct shpool *p);

@@ -5,32 +5,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shpool-internal.h"
+
+/* If environment variable `var` is "name" or "name:...", what follows the
+ * name (an empty string or ":..."); else NULL. */
+static const char *point_spec(const char *var, const char *name)
+{
+	const char *want = getenv(var);
+	size_t len;
+
+	if (!want)
+		return NULL;
+	len = strcspn(want, ":");
+	if (strlen(name) != len || strncmp(name, want, len) != 0)
+		return NULL;
+	return want + len;
+}
+
+/* SHPOOL_DELAY_AT=name:ms makes every pass through crash point `name` sleep
+ * ms milliseconds: a test widens a race window at exactly that step, so a
+ * race that needs a rare interleaving happens every time (and a test that
+ * waits for the wrong state fails every time). */
+static void delay_point(const char *name)
+{
+	const char *rest = point_spec("SHPOOL_DELAY_AT", name);
+
+	if (!rest || *rest != ':')
+		return;
+	unsigned long ms = strtoul(rest + 1, NULL, 10);
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 /* SHPOOL_CRASH_AT=name[:n] makes this process SIGKILL itself the n-th time
  * (default 1st) it reaches crash point `name`. Crash tests set it in a
  * forked child, so they can enumerate every step of every operation.
  * SHPOOL_CRASH_AT=name:n:stop stops it (SIGSTOP) there instead, once, so
  * that the test can change the segment at exactly that step and let the
- * child go on (SIGCONT). */
+ * child go on (SIGCONT). SHPOOL_DELAY_AT (above) may name a point too. */
 void shpool_crash_point(const char *name)
 {
 	static _Thread_local unsigned hits;
-	const char *want = getenv("SHPOOL_CRASH_AT");
+	const char *rest;
 	char *end = NULL;
-	size_t len;
 	unsigned long nth = 1;
 	bool stop;
 
-	if (!want)
+	delay_point(name);
+	rest = point_spec("SHPOOL_CRASH_AT", name);
+	if (!rest)
 		return;
-	len = strcspn(want, ":");
-	if (strlen(name) != len || strncmp(name, want, len) != 0)
-		return;
-	if (want[len] == ':')
-		nth = strtoul(want + len + 1, &end, 10);
+	if (*rest == ':')
+		nth = strtoul(rest + 1, &end, 10);
 	stop = end && strcmp(end, ":stop") == 0;
 	if (stop ? ++hits == nth : ++hits >= nth)
 		kill(getpid(), stop ? SIGSTOP : SIGKILL);
@@ -63,21 +94,19 @@ static bool fault_counted_fires(const char *spec, unsigned long count)
  * that must be retried (a syscall interrupted by a signal). */
 int shpool_fault_point(const char *name)
 {
-	const char *want = getenv("SHPOOL_FAULT_AT");
+	const char *rest = point_spec("SHPOOL_FAULT_AT", name);
 	char *end = NULL;
-	size_t len;
 	long err = EIO;
 
-	if (!want)
+	if (!rest)
 		return 0;
-	len = strcspn(want, ":");
-	if (strlen(name) != len || strncmp(name, want, len) != 0)
-		return 0;
-	if (want[len] == ':')
-		err = strtol(want + len + 1, &end, 10);
+	if (*rest == ':')
+		err = strtol(rest + 1, &end, 10);
 	if (err <= 0 || err > 4095)
 		err = EIO;
-	if (end && *end == ':' && !fault_counted_fires(want, strtoul(end + 1, NULL, 10)))
+	/* The whole spec string starts where the name does. */
+	if (end && *end == ':' &&
+	    !fault_counted_fires(rest - strlen(name), strtoul(end + 1, NULL, 10)))
 		return 0;
 	return shpool_fail(-(int)err, "injected fault at %s", name);
 }

@@ -478,20 +478,54 @@ static unsigned registry_entries(shpool_t *p)
 	return n;
 }
 
+/* Waiters counted in the registry: what recovery can take back. */
+static uint64_t registered(shpool_t *p)
+{
+	struct shpool *sp = p;
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
+		n += atomic_load(&sp->st->waitreg[i].count);
+	return n;
+}
+
+/* Poll (yielding, never sleeping) until n waiters are in the registry.
+ * Not `waiters`: a waiter is counted there first, and a kill between the
+ * two counts is the (separately tested) over-count, not a dead waiter. */
+static void await_registered(shpool_t *p, uint64_t n)
+{
+	while (registered(p) < n)
+		sched_yield();
+}
+
+/* SHPOOL_DELAY_AT for the blocking children of the next fork_blocked(), to
+ * widen a race window (each test sets it; NULL: none). */
+static const char *child_delay;
+
+static void arm_child_delay(void)
+{
+	if (child_delay)
+		setenv("SHPOOL_DELAY_AT", child_delay, 1);
+}
+
 static void *block_thread(void *arg)
 {
 	shpool_alloc(arg, 60000);
 	return NULL;
 }
 
-/* Two threads block in the full pool; the process is then killed. */
+/* Two threads block in the full pool, the second once the first is
+ * counted; the process is then killed. */
 static int two_blocked_threads(void *arg)
 {
 	pthread_t t[2];
 
-	for (int i = 0; i < 2; i++)
+	arm_child_delay();
+	for (int i = 0; i < 2; i++) {
 		if (pthread_create(&t[i], NULL, block_thread, arg) != 0)
 			return 1;
+		await_registered(arg, (uint64_t)i + 1);
+	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	return 1; /* not reached: killed while they wait */
@@ -500,15 +534,16 @@ static int two_blocked_threads(void *arg)
 /* A child that waits (10 s at most) for a slot: 0 once it has one. */
 static int block_until_room(void *arg)
 {
+	arm_child_delay();
 	return shpool_alloc(arg, 10000) >= 0 ? 0 : 1;
 }
 
-/* Fork fn(p) and return once `waiters` allocators are registered. */
-static pid_t fork_blocked(shpool_t *p, int (*fn)(void *), uint64_t waiters)
+/* Fork fn(p) and return once `n` of its waiters are in the registry. */
+static pid_t fork_blocked(shpool_t *p, int (*fn)(void *), uint64_t n)
 {
 	pid_t pid = test_fork(fn, p);
 
-	test_await_waiters(p, waiters);
+	await_registered(p, n);
 	return pid;
 }
 
@@ -543,12 +578,18 @@ static int armed_recover(void *arg)
 	return 0;
 }
 
+/* Each dead_waiters test runs plainly and with its blocking children slowed
+ * between `waiters` and the registry count (the window a kill used to hit
+ * when the tests waited for `waiters`). */
+static const char *const waiter_delays[] = { NULL, "wait.counted:50" };
+
 START_TEST(dead_waiters_are_uncounted)
 {
 	shpool_t *p = make_pool(2);
 	pid_t dead, live;
 	uint64_t held[2];
 
+	child_delay = waiter_delays[_i];
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
 	dead = fork_blocked(p, two_blocked_threads, 2);
 	assert_consistent(p); /* live waiters are no problem */
@@ -578,6 +619,63 @@ START_TEST(dead_waiters_are_uncounted)
 }
 END_TEST
 
+/* Two threads of one process that block at the same moment share one
+ * registry entry: the process's first claim is serialised. The delay holds
+ * the first claimant between its look and its claim, where (before the
+ * claim lock) the second looked too, found nothing and claimed another. */
+
+struct start_line {
+	shpool_t *p;
+	pthread_barrier_t go;
+};
+
+static void *block_thread_together(void *arg)
+{
+	struct start_line *sl = arg;
+
+	pthread_barrier_wait(&sl->go);
+	shpool_alloc(sl->p, 60000);
+	return NULL;
+}
+
+static int two_threads_block_together(void *arg)
+{
+	struct start_line sl = { arg, { { 0 } } };
+	pthread_t t[2];
+
+	setenv("SHPOOL_DELAY_AT", "waitreg.looked:50", 1);
+	pthread_barrier_init(&sl.go, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, block_thread_together, &sl) != 0)
+			return 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	return 1; /* not reached: killed while they wait */
+}
+
+START_TEST(one_registry_entry_per_process)
+{
+	shpool_t *p = make_pool(1);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *report;
+
+	ck_assert_int_ge(shpool_try_alloc(p), 0);
+	kill_and_reap(fork_blocked(p, two_threads_block_together, 2));
+	ck_assert_uint_eq(registry_entries(p), 1);
+	/* The dead process is named once, with both of its waiters. */
+	report = open_memstream(&text, &len);
+	ck_assert_int_eq(shpool_check(p, report), 1);
+	fclose(report);
+	ck_assert_ptr_nonnull(strstr(text, "waiters: 2 counted for a dead process"));
+	free(text);
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(test_waiters(p), 0);
+	ck_assert_uint_eq(registry_entries(p), 0);
+	shpool_close(p);
+}
+END_TEST
+
 /* A death between the two counts, on the way in and on the way out,
  * leaves `waiters` one too high (a spare wake-up per free), never too low
  * (a waiter nobody wakes): recovery cannot tell that one apart. */
@@ -596,7 +694,9 @@ START_TEST(death_between_counts_overcounts)
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 0);
 	/* A real waiter on top of the phantom one is still woken. */
-	live = fork_blocked(p, block_until_room, 2);
+	child_delay = NULL;
+	live = fork_blocked(p, block_until_room, 1);
+	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_int_eq(shpool_free(p, 0), 0);
 	ck_assert_int_eq(test_wait(live), 0);
 	ck_assert_uint_eq(test_waiters(p), 1);
@@ -613,6 +713,7 @@ START_TEST(recovery_dying_in_waiters_overcounts)
 	struct armed a = { p, "recover.waiters_taken:1" };
 	uint64_t held[2];
 
+	child_delay = waiter_delays[_i];
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
 	kill_and_reap(fork_blocked(p, two_blocked_threads, 2));
 	ck_assert_int_eq(test_wait(test_fork(armed_recover, &a)), 128 + SIGKILL);
@@ -644,6 +745,7 @@ START_TEST(recovery_never_takes_a_live_count)
 	pid_t slow, live;
 	int status;
 
+	child_delay = waiter_delays[_i];
 	ck_assert_int_ge(shpool_try_alloc(p), 0);
 	kill_and_reap(fork_blocked(p, block_until_room, 1));
 	/* One recovery stops having seen the dead entry; another does the
@@ -654,8 +756,7 @@ START_TEST(recovery_never_takes_a_live_count)
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(test_waiters(p), 0);
 	live = fork_blocked(p, block_until_room, 1);
-	while (registry_count(p, 0) < 1)
-		sched_yield();
+	ck_assert_uint_eq(registry_count(p, 0), 1);
 	ck_assert_int_eq(kill(slow, SIGCONT), 0);
 	ck_assert_int_eq(test_wait(slow), 0);
 	ck_assert_uint_eq(test_waiters(p), 1);
@@ -673,6 +774,7 @@ START_TEST(reset_frees_all_and_wakes)
 	shpool_t *p = make_pool(8);
 	pid_t w;
 
+	child_delay = NULL;
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_ge(shpool_try_alloc(p), 0);
 	w = fork_blocked(p, block_until_room, 1);
@@ -738,10 +840,11 @@ static Suite *make_recovery_suite(void)
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
 	tcase_set_timeout(waiters, 30);
-	tcase_add_test(waiters, dead_waiters_are_uncounted);
+	tcase_add_loop_test(waiters, dead_waiters_are_uncounted, 0, 2);
+	tcase_add_test(waiters, one_registry_entry_per_process);
 	tcase_add_loop_test(waiters, death_between_counts_overcounts, 0, 2);
-	tcase_add_test(waiters, recovery_dying_in_waiters_overcounts);
-	tcase_add_test(waiters, recovery_never_takes_a_live_count);
+	tcase_add_loop_test(waiters, recovery_dying_in_waiters_overcounts, 0, 2);
+	tcase_add_loop_test(waiters, recovery_never_takes_a_live_count, 0, 2);
 	tcase_set_timeout(misc, 60);
 	tcase_add_test(misc, reset_frees_all_and_wakes);
 	tcase_add_test(misc, check_reports_damage);
