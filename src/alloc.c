@@ -61,6 +61,16 @@ static uint64_t hint_word(const struct shpool *p)
 	return hint.word;
 }
 
+#ifdef SHPOOL_TESTING
+/* Tests steer where this thread's next search starts, so that a race with
+ * one word is not dodged by a search that happens to start there. */
+void shpool_test_set_hint(struct shpool *p, uint64_t w)
+{
+	hint_word(p);
+	hint.word = w;
+}
+#endif
+
 static inline _Atomic uint64_t *level_word(const struct shpool *p, unsigned l, uint64_t w)
 {
 	return l == 0 ? shpool_l0(p, w) : &p->level[l][w];
@@ -74,6 +84,8 @@ static bool word_full(const struct shpool *p, unsigned l, uint64_t w)
 	 * after that function's set in the single total order. */
 	return (atomic_load(level_word(p, l, w)) & m) == m;
 }
+
+static unsigned wake(struct shpool *p, uint64_t n);
 
 /* Word c of level l-1 has room again: clear its bit in level l, and go up
  * while a word stops being full. */
@@ -105,10 +117,18 @@ static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
 			return;
 		/* seq_cst RMW: pairs with summary_mark_room(); see word_full(). */
 		old = atomic_fetch_or(&p->level[l][w], bit);
+		SHPOOL_CRASH_POINT("summary.marked");
 		if (!word_full(p, l - 1, c)) {
 			/* A free emptied the child after we saw it full, and may
-			 * have missed our bit: undo. */
+			 * have missed our bit: undo. While our bit stood, a
+			 * waiter's last look may have trusted it and skipped that
+			 * free's room, after the free had looked for waiters and
+			 * found none: nobody else will wake it, so we do (all of
+			 * them: this race is rare, and those who find nothing
+			 * sleep again). The fetch_and in summary_mark_room() is
+			 * seq_cst and comes before wake()'s load of `waiters`. */
 			summary_mark_room(p, l, c);
+			wake(p, UINT64_MAX);
 			return;
 		}
 		if ((old & bit) || (old | bit) != m)
@@ -516,16 +536,21 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		rc = claim_all(p, self, out, n, &bumps);
 		/* Sleep only if nobody but our own rollback moved wake_seq:
 		 * any other bump is a free we must look at first. */
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN) {
 			wr = futex_wait_until(&p->st->wake_seq, seq + bumps,
 					      timeout_ms > 0 ? &deadline : NULL);
+			SHPOOL_CRASH_POINT("wait.woken");
+		}
 		/* seq_cst: out of the registry before out of `waiters`, so a
 		 * death in between over-counts, never under-counts. */
 		if (reg)
 			atomic_fetch_sub(&reg->count, 1);
 		SHPOOL_CRASH_POINT("wait.uncounted");
-		/* relaxed: we are awake, and register again before sleeping. */
-		atomic_fetch_sub_explicit(&p->st->waiters, 1, memory_order_relaxed);
+		/* seq_cst, though relaxed would do on x86 and, by the C11 model,
+		 * anywhere (we are awake; the next sleep registers again with a
+		 * seq_cst RMW first): so that no reader of the protocol, nor the
+		 * model in model/, has to argue it. A slow path; free on x86. */
+		atomic_fetch_sub(&p->st->waiters, 1);
 		if (rc != -EAGAIN)
 			return rc;
 		if (wr == -ETIMEDOUT || (timeout_ms > 0 && past(&deadline))) {
@@ -552,11 +577,41 @@ static uint64_t release_own(struct shpool *p, const uint64_t *idx, uint64_t n)
 	return freed;
 }
 
+/* Are n slots claimable now (bit clear and owner record 0)? Stops counting
+ * at n, so it costs little while there is room. seq_cst loads: a blocked
+ * batch's count is its last look, ordered after its registration like
+ * find_word()'s (see wake()). */
+static bool room_for(struct shpool *p, uint64_t n)
+{
+	uint64_t found = 0;
+
+	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
+		uint64_t room = ~atomic_load(shpool_l0(p, w)) & shpool_full_mask(p, 0, w);
+
+		for (; room; room &= room - 1) {
+			uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(room);
+
+			if (atomic_load(&p->owner[idx]) == 0 && ++found == n)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 		     unsigned *bumps)
 {
 	uint64_t got;
-	int rc = claim(p, self, out, n, &got);
+	int rc;
+
+	/* A batch claims only when it can be served: otherwise its claim,
+	 * rollback and wake-up (below) would wake another unsatisfiable
+	 * batch, whose rollback wakes this one, and so on without end; and
+	 * each rollback hides slots from single allocators meanwhile. Now a
+	 * rollback needs a claim lost to a racing allocation. */
+	if (n > 1 && !room_for(p, n))
+		return -EAGAIN;
+	rc = claim(p, self, out, n, &got);
 
 	if (rc == 0 && got == n)
 		return 0;
@@ -630,6 +685,7 @@ static void freed_n(struct shpool *p, uint64_t n)
 {
 	if (n == 0)
 		return;
+	SHPOOL_CRASH_POINT("free.done");
 	shpool_stat_add(&shpool_my_stripe(p)->frees, n);
 	wake(p, n);
 	if (p->g.flags & SHPOOL_NOTIFY_ON_FREE)

@@ -27,8 +27,60 @@ _Atomic uint64_t shpool_self_record; /* 0: not computed in this process */
 SHPOOL_FAST_TLS uint32_t shpool_seed;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* ---- time namespaces ---------------------------------------------------
+ *
+ * The kernel shows a start time in /proc/PID/stat shifted by the *reader's*
+ * time-namespace boottime offset (timens_add_boottime_ns()), so two
+ * processes in namespaces with different offsets read different start times
+ * for the same process, and a recoverer would judge a live owner dead.
+ * Every start time is therefore taken off the reader's own offset, read
+ * from /proc/self/timens_offsets (absent without CONFIG_TIME_NS: offset 0),
+ * which makes it the host's. Cached per process and dropped in a fork(2)
+ * child: a child of unshare(CLONE_NEWTIME) lives in another namespace than
+ * its parent. Exact when the offset is a whole number of clock ticks (as
+ * unshare(1) and clock_settime-free setups make it: seconds); a fraction of
+ * a tick can round the shifted value one tick off (shpool(7)).
+ */
+
+#define TIMENS_UNKNOWN INT64_MIN
+static _Atomic int64_t boottime_offset_ticks = TIMENS_UNKNOWN;
+
+static int64_t read_boottime_offset(void)
+{
+	char line[128];
+	long long sec, nsec;
+	int64_t ticks = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/self/timens_offsets", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "boottime %lld %lld", &sec, &nsec) == 2 && hz > 0) {
+			/* Nearest tick, as the kernel's nsec_to_clock_t()
+			 * truncates the sum of start and offset. */
+			ticks = (int64_t)sec * hz + ((int64_t)nsec * hz + 500000000) / 1000000000;
+			break;
+		}
+	fclose(f);
+	return ticks;
+}
+
+static int64_t boottime_offset(void)
+{
+	/* relaxed: a self-contained value; racing threads compute the same. */
+	int64_t off = atomic_load_explicit(&boottime_offset_ticks, memory_order_relaxed);
+
+	if (off == TIMENS_UNKNOWN) {
+		off = read_boottime_offset();
+		atomic_store_explicit(&boottime_offset_ticks, off, memory_order_relaxed);
+	}
+	return off;
+}
+
 /* Read /proc/PID/stat: the state letter and the start time (clock ticks
- * since boot, masked to the record's width). -errno if unreadable. */
+ * since boot, in the host's time namespace (see above), masked to the
+ * record's width). -errno if unreadable. */
 static int proc_stat(pid_t pid, char *state, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
@@ -53,7 +105,7 @@ static int proc_stat(pid_t pid, char *state, uint64_t *start)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", &st) != 1)
 		return -EINVAL;
-	*start = (uint64_t)st & ((UINT64_C(1) << START_BITS) - 1);
+	*start = ((uint64_t)st - (uint64_t)boottime_offset()) & ((UINT64_C(1) << START_BITS) - 1);
 	return 0;
 }
 
@@ -68,6 +120,7 @@ static void after_fork_child(void)
 	 * must differ from the parent's. */
 	atomic_store_explicit(&shpool_self_record, 0, memory_order_relaxed);
 	shpool_seed = 0;
+	atomic_store_explicit(&boottime_offset_ticks, TIMENS_UNKNOWN, memory_order_relaxed);
 	shpool_alloc_after_fork();
 }
 
@@ -278,7 +331,13 @@ int64_t shpool_recover_stale(shpool_t *p)
 		struct shpool_stripe *s = shpool_my_stripe(p);
 		shpool_stat_add(&s->recoveries, freed);
 	}
-	shpool_wake(p, freed + released);
+	/* Wake every blocked allocator, whatever we freed: a process killed
+	 * after its free's stores but before its wake-up, or woken by a free
+	 * and killed before it claimed, left room that only a wake-up from
+	 * here can show the others. Those who find nothing sleep again. The
+	 * seq_cst stores and RMWs above come before wake()'s load of
+	 * `waiters`, as on the free path. */
+	shpool_wake(p, UINT64_MAX);
 	if (freed + released)
 		shpool_notify_freed(p, freed + released);
 	return (int64_t)freed;

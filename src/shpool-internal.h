@@ -307,6 +307,9 @@ static inline void shpool_stat_add(_Atomic uint64_t *c, uint64_t n)
 SHPOOL_HIDDEN void shpool_notify_freed(struct shpool *p, uint64_t n);
 
 /* ---- test-only crash and fault points ---- */
+/* Where this thread's next allocation starts searching: defined in the
+ * test build only (alloc.c). */
+SHPOOL_HIDDEN void shpool_test_set_hint(struct shpool *p, uint64_t word);
 #ifdef SHPOOL_TESTING
 SHPOOL_HIDDEN void shpool_crash_point(const char *name);
 /* -errno to inject at fault point `name` (recorded as the detail), else 0. */

@@ -47,24 +47,34 @@ static void delay_point(const char *name)
  * forked child, so they can enumerate every step of every operation.
  * SHPOOL_CRASH_AT=name:n:stop stops it (SIGSTOP) there instead, once, so
  * that the test can change the segment at exactly that step and let the
- * child go on (SIGCONT). SHPOOL_DELAY_AT (above) may name a point too. */
+ * child go on (SIGCONT). Several specs may be given, separated by commas
+ * (e.g. two stops, to hold a child on both sides of one store); hits are
+ * counted per spec and per thread. SHPOOL_DELAY_AT (above) may name a
+ * point too. */
 void shpool_crash_point(const char *name)
 {
-	static _Thread_local unsigned hits;
-	const char *rest;
-	char *end = NULL;
-	unsigned long nth = 1;
-	bool stop;
+	static _Thread_local unsigned hits[8];
+	const char *want = getenv("SHPOOL_CRASH_AT");
+	size_t name_len = strlen(name);
 
 	delay_point(name);
-	rest = point_spec("SHPOOL_CRASH_AT", name);
-	if (!rest)
-		return;
-	if (*rest == ':')
-		nth = strtoul(rest + 1, &end, 10);
-	stop = end && strcmp(end, ":stop") == 0;
-	if (stop ? ++hits == nth : ++hits >= nth)
-		kill(getpid(), stop ? SIGSTOP : SIGKILL);
+	for (unsigned k = 0; want && *want && k < 8; k++) {
+		size_t len = strcspn(want, ",");
+		const char *next = want[len] ? want + len + 1 : want + len;
+
+		if (len > name_len && strncmp(want, name, name_len) == 0 &&
+		    want[name_len] == ':') {
+			char *end = NULL;
+			unsigned long nth = strtoul(want + name_len + 1, &end, 10);
+			bool stop = strncmp(end, ":stop", 5) == 0;
+
+			if (stop ? ++hits[k] == nth : ++hits[k] >= nth)
+				kill(getpid(), stop ? SIGSTOP : SIGKILL);
+		} else if (len == name_len && strncmp(want, name, name_len) == 0) {
+			kill(getpid(), SIGKILL); /* "name" alone: the first hit */
+		}
+		want = next;
+	}
 }
 
 /* Whether a counted fault point fires now: counts hits per spec string, and

@@ -16,6 +16,7 @@
 
 #include "shpool-internal.h"
 #include "testutil.h"
+#include "whitebox.h"
 
 static shpool_t *make_pool(uint64_t capacity)
 {
@@ -478,26 +479,6 @@ static unsigned registry_entries(shpool_t *p)
 	return n;
 }
 
-/* Waiters counted in the registry: what recovery can take back. */
-static uint64_t registered(shpool_t *p)
-{
-	struct shpool *sp = p;
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
-		n += atomic_load(&sp->st->waitreg[i].count);
-	return n;
-}
-
-/* Poll (yielding, never sleeping) until n waiters are in the registry.
- * Not `waiters`: a waiter is counted there first, and a kill between the
- * two counts is the (separately tested) over-count, not a dead waiter. */
-static void await_registered(shpool_t *p, uint64_t n)
-{
-	while (registered(p) < n)
-		sched_yield();
-}
-
 /* SHPOOL_DELAY_AT for the blocking children of the next fork_blocked(), to
  * widen a race window (each test sets it; NULL: none). */
 static const char *child_delay;
@@ -524,7 +505,7 @@ static int two_blocked_threads(void *arg)
 	for (int i = 0; i < 2; i++) {
 		if (pthread_create(&t[i], NULL, block_thread, arg) != 0)
 			return 1;
-		await_registered(arg, (uint64_t)i + 1);
+		test_await_registered(arg, (uint64_t)i + 1);
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
@@ -543,7 +524,7 @@ static pid_t fork_blocked(shpool_t *p, int (*fn)(void *), uint64_t n)
 {
 	pid_t pid = test_fork(fn, p);
 
-	await_registered(p, n);
+	test_await_registered(p, n);
 	return pid;
 }
 
@@ -605,6 +586,7 @@ START_TEST(dead_waiters_are_uncounted)
 	/* A live waiter is left alone by recovery, and still woken. */
 	live = fork_blocked(p, block_until_room, 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	test_await_registered(p, 1); /* woken by recovery, it sleeps again */
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 1);
 	assert_consistent(p);
@@ -759,6 +741,9 @@ START_TEST(recovery_never_takes_a_live_count)
 	ck_assert_uint_eq(registry_count(p, 0), 1);
 	ck_assert_int_eq(kill(slow, SIGCONT), 0);
 	ck_assert_int_eq(test_wait(slow), 0);
+	/* Recovery ends by waking every waiter: the live one searches and
+	 * registers again (a count taken by mistake would never return). */
+	test_await_registered(p, 1);
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_count(p, 0), 1);
 	ck_assert_int_eq(shpool_free(p, 0), 0);

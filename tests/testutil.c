@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,4 +109,32 @@ void test_await_waiters(shpool_t *p, uint64_t n)
 {
 	while (test_waiters(p) < n)
 		sched_yield();
+}
+
+/* The syscall number process pid is blocked in, -1 if running, or -2 if
+ * /proc cannot tell. */
+static long blocked_in(pid_t pid)
+{
+	char path[64], buf[64];
+	long nr = -2;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -2;
+	if (fgets(buf, sizeof(buf), f))
+		nr = strncmp(buf, "running", 7) == 0 ? -1 : strtol(buf, NULL, 10);
+	fclose(f);
+	return nr;
+}
+
+void test_await_futex_sleep(pid_t pid)
+{
+	long nr;
+
+	while ((nr = blocked_in(pid)) != SYS_futex) {
+		ck_assert_msg(nr != -2, "/proc/%d/syscall is unreadable", (int)pid);
+		sched_yield();
+	}
 }

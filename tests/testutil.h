@@ -29,6 +29,10 @@ uint64_t test_waiters(shpool_t *p);
  * a guess at timing. */
 void test_await_waiters(shpool_t *p, uint64_t n);
 
+/* Poll (yielding) until process pid's main thread is asleep in futex(2)
+ * (/proc/PID/syscall): a blocked allocator that has made its last look. */
+void test_await_futex_sleep(pid_t pid);
+
 /* Assert that rc is the code `want` and that shpool_last_error() contains
  * `needle` (a clear message, not just a code). */
 #define ck_assert_fails(rc, want, needle) \
