@@ -439,6 +439,9 @@ void shpool_wake(struct shpool *p, uint64_t n)
  * wake_seq bumps our own rollback made. */
 static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 		     unsigned *bumps);
+/* The same, when a count says the claim can succeed; else -EAGAIN. */
+static int claim_all_if_room(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
+			     unsigned *bumps, bool waiting);
 
 static bool past(const struct timespec *deadline)
 {
@@ -533,7 +536,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 			atomic_fetch_add(&reg->count, 1);
 		uint32_t seq = atomic_load(&p->st->wake_seq);
 
-		rc = claim_all(p, self, out, n, &bumps);
+		rc = claim_all_if_room(p, self, out, n, &bumps, true);
 		/* Sleep only if nobody but our own rollback moved wake_seq:
 		 * any other bump is a free we must look at first. */
 		if (rc == -EAGAIN) {
@@ -555,7 +558,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 			return rc;
 		if (wr == -ETIMEDOUT || (timeout_ms > 0 && past(&deadline))) {
 			/* A free that raced the deadline still counts. */
-			rc = claim_all(p, self, out, n, &bumps);
+			rc = claim_all_if_room(p, self, out, n, &bumps, true);
 			if (rc != -EAGAIN)
 				return rc;
 			shpool_stat_add(&s->timeouts, 1);
@@ -577,17 +580,24 @@ static uint64_t release_own(struct shpool *p, const uint64_t *idx, uint64_t n)
 	return freed;
 }
 
-/* Are n slots claimable now (bit clear and owner record 0)? Stops counting
- * at n, so it costs little while there is room. seq_cst loads: a blocked
- * batch's count is its last look, ordered after its registration like
- * find_word()'s (see wake()). */
-static bool room_for(struct shpool *p, uint64_t n)
+/* Are n slots free now? Counts clear bitmap bits, and with `claimable`
+ * only those whose owner record is 0 too (not a claim in progress, nor one
+ * a dead process left); stops at n, so it costs little while there is
+ * room. seq_cst loads: a blocked batch's count is its last look, ordered
+ * after its registration like find_word()'s (see wake()). */
+static bool room_for(struct shpool *p, uint64_t n, bool claimable)
 {
 	uint64_t found = 0;
 
 	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
 		uint64_t room = ~atomic_load(shpool_l0(p, w)) & shpool_full_mask(p, 0, w);
 
+		if (!claimable) {
+			found += (uint64_t)__builtin_popcountll(room);
+			if (found >= n)
+				return true;
+			continue;
+		}
 		for (; room; room &= room - 1) {
 			uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(room);
 
@@ -602,16 +612,7 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 		     unsigned *bumps)
 {
 	uint64_t got;
-	int rc;
-
-	/* A batch claims only when it can be served: otherwise its claim,
-	 * rollback and wake-up (below) would wake another unsatisfiable
-	 * batch, whose rollback wakes this one, and so on without end; and
-	 * each rollback hides slots from single allocators meanwhile. Now a
-	 * rollback needs a claim lost to a racing allocation. */
-	if (n > 1 && !room_for(p, n))
-		return -EAGAIN;
-	rc = claim(p, self, out, n, &got);
+	int rc = claim(p, self, out, n, &got);
 
 	if (rc == 0 && got == n)
 		return 0;
@@ -626,11 +627,27 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 }
 
 
+/* A batch claims only when a count says it can be served: otherwise its
+ * claim, rollback and wake-up (claim_all()) would wake another unservable
+ * batch, whose rollback wakes this one, and so on without end; and each
+ * rollback hides slots from single allocators meanwhile. So a rollback
+ * needs a claim lost to a racing allocation. A caller's first attempt
+ * counts bitmap bits only (a load per 64 slots: the batch fast path);
+ * a waiter counts claimable slots, so that slots a dead claimant left
+ * cannot keep two waiters rolling back until recovery. */
+static int claim_all_if_room(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
+			     unsigned *bumps, bool waiting)
+{
+	if (n > 1 && !room_for(p, n, waiting))
+		return -EAGAIN;
+	return claim_all(p, self, out, n, bumps);
+}
+
 static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 		       int timeout_ms)
 {
 	unsigned bumps = 0;
-	int rc = claim_all(p, self, out, n, &bumps);
+	int rc = claim_all_if_room(p, self, out, n, &bumps, false);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
 		rc = alloc_wait(p, self, out, n, timeout_ms);
