@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,12 +348,14 @@ static int probe_time_ns(void *arg)
 	return enter_shifted_time_namespace() == 0 ? 0 : 1;
 }
 
-static Suite *make_wakeup_suite(void)
+/* can_make_time_ns: asked before any suite exists, since the probe is a
+ * forked child, and one that ends while Check's allocations are reachable
+ * only from a local variable shows them to valgrind as leaked. */
+static Suite *make_wakeup_suite(bool can_make_time_ns)
 {
 	Suite *s = suite_create("wakeup");
 	TCase *lost = tcase_create("lost_wakeups");
 	TCase *batch = tcase_create("batches");
-	TCase *timens = tcase_create("time_namespaces");
 
 	/* Hang detectors: a lost wake-up shows as a waiter that never
 	 * returns, which the timeout reports. */
@@ -366,7 +369,9 @@ static Suite *make_wakeup_suite(void)
 	tcase_add_test(batch, unservable_batches_do_not_wake_each_other);
 	tcase_add_test(batch, unservable_batches_hide_no_slot);
 	suite_add_tcase(s, batch);
-	if (test_wait(test_fork(probe_time_ns, NULL)) == 0) {
+	if (can_make_time_ns) {
+		TCase *timens = tcase_create("time_namespaces");
+
 		tcase_set_timeout(timens, 30);
 		tcase_add_test(timens, time_namespaces_do_not_change_identity);
 		suite_add_tcase(s, timens);
@@ -379,5 +384,7 @@ static Suite *make_wakeup_suite(void)
 
 int main(void)
 {
-	return test_run_suite(make_wakeup_suite());
+	bool can_make_time_ns = test_wait(test_fork(probe_time_ns, NULL)) == 0;
+
+	return test_run_suite(make_wakeup_suite(can_make_time_ns));
 }
