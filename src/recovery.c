@@ -65,9 +65,11 @@ static uint64_t make_record(pid_t pid, uint64_t start)
 static void after_fork_child(void)
 {
 	/* Runs in the child's only thread: its record and its search seed
-	 * must differ from the parent's. */
+	 * must differ from the parent's, and it must not write the parent's
+	 * statistics stripes. */
 	atomic_store_explicit(&shpool_self_record, 0, memory_order_relaxed);
 	shpool_seed = 0;
+	shpool_stats_forget();
 }
 
 static void register_atfork(void)
@@ -273,10 +275,8 @@ int64_t shpool_recover_stale(shpool_t *p)
 	 * leaves a wrong hint; this is where it gets fixed. */
 	shpool_summary_repair(p);
 	recover_waiters(p, &cache);
-	if (freed) {
-		struct shpool_stripe *s = shpool_my_stripe(p);
-		shpool_stat_add(&s->recoveries, freed);
-	}
+	if (freed)
+		shpool_stat_add(p, SHPOOL_STAT_RECOVERIES, freed);
 	shpool_wake(p, freed + released);
 	if (freed + released)
 		shpool_notify_freed(p, freed + released);
