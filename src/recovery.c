@@ -285,11 +285,17 @@ int64_t shpool_recover_stale(shpool_t *p)
 
 int shpool_reset(shpool_t *p)
 {
+	uint64_t freed = 0;
+
 	SHPOOL_CHECK_HANDLE(p);
 	/* The caller guarantees nobody else allocates or frees now; relaxed
-	 * stores, ordered by the fence below. */
+	 * stores, ordered by the fence below. The slots freed are counted
+	 * (reset_frees), so that allocs - frees - recoveries - reset_frees
+	 * stays equal to used. */
 	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
-		atomic_store_explicit(shpool_l0(p, w), 0, memory_order_relaxed);
+		freed += (uint64_t)__builtin_popcountll(
+			atomic_exchange_explicit(shpool_l0(p, w), 0, memory_order_relaxed) &
+			shpool_full_mask(p, 0, w));
 	for (uint32_t l = 1; l < p->g.nlevels; l++)
 		for (uint64_t w = 0; w < p->g.nwords[l]; w++)
 			atomic_store_explicit(&p->level[l][w], 0, memory_order_relaxed);
@@ -299,6 +305,7 @@ int shpool_reset(shpool_t *p)
 	 * `waiters`, the store-load order a blocked allocator relies on (as
 	 * the free path's seq_cst stores give it; see wake() in alloc.c). */
 	atomic_thread_fence(memory_order_seq_cst);
+	shpool_stat_add(p, SHPOOL_STAT_RESET_FREES, freed);
 	/* Every blocked allocator, not capacity many: each searches again and
 	 * those that find no room sleep again. */
 	shpool_wake(p, UINT64_MAX);

@@ -225,4 +225,5 @@ void shpool_stats_sum(struct shpool *p, shpool_stats_t *out)
 	out->waits = sum[SHPOOL_STAT_WAITS];
 	out->timeouts = sum[SHPOOL_STAT_TIMEOUTS];
 	out->recoveries = sum[SHPOOL_STAT_RECOVERIES];
+	out->reset_frees = sum[SHPOOL_STAT_RESET_FREES];
 }
