@@ -115,8 +115,9 @@ static uint64_t thread_id(void)
 	pid_t pid = shpool_owner_pid(shpool_self()), tid = (pid_t)syscall(SYS_gettid);
 	uint64_t start = 0;
 	char state;
+	int have_start = task_stat(pid, tid, &state, &start) == 0;
 
-	return make_id(pid, tid, task_stat(pid, tid, &state, &start) == 0, start);
+	return make_id(pid, tid, have_start, start);
 }
 
 /* Is the owner of stripe identity `id` gone for good? When /proc cannot
