@@ -25,11 +25,12 @@
 #include "shpool-internal.h"
 #include "testutil.h"
 
-#define NPROC 3
-#define NTHR 3
+/* 16 threads: enough for the old hashed stripes (16 of them) to collide. */
+#define NPROC 4
+#define NTHR 4
 #define NWORKERS (NPROC * NTHR)
 #define MAXHOLD 4
-#define ITERS 20000
+#define ITERS 40000
 #define FULL_WAITS 10 /* blocking calls per thread on a full pool */
 
 /* What one worker thread did, by its own count: written by it alone. */
@@ -39,7 +40,8 @@ struct tally {
 
 struct ctl {
 	_Atomic int stop;       /* the reader takes one last sample and exits */
-	_Atomic int failed;
+	_Atomic int claimed;    /* the first failure writes `why`, */
+	_Atomic int failed;     /* then sets this */
 	_Atomic uint64_t samples;
 	_Atomic unsigned holding; /* kill test: threads holding their slots */
 	_Atomic int go_block;     /* kill test: the pool is full, block now */
@@ -55,11 +57,12 @@ static void __attribute__((format(printf, 1, 2))) note_failure(const char *fmt, 
 	va_list ap;
 	int expect = 0;
 
-	if (!atomic_compare_exchange_strong(&ctl->failed, &expect, 1))
+	if (!atomic_compare_exchange_strong(&ctl->claimed, &expect, 1))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(ctl->why, sizeof(ctl->why), fmt, ap);
 	va_end(ap);
+	atomic_store(&ctl->failed, 1);
 }
 
 static void setup(uint64_t capacity)
