@@ -29,6 +29,8 @@
 #define NPROC 4
 #define NTHR 4
 #define NWORKERS (NPROC * NTHR)
+#define KILLS 12
+#define MAXW (NWORKERS + KILLS * NTHR) /* tallies: the dead keep theirs */
 #define MAXHOLD 4
 #define ITERS 40000
 #define FULL_WAITS 10 /* blocking calls per thread on a full pool */
@@ -45,8 +47,9 @@ struct ctl {
 	_Atomic uint64_t samples;
 	_Atomic unsigned holding; /* kill test: threads holding their slots */
 	_Atomic int go_block;     /* kill test: the pool is full, block now */
+	_Atomic int stop_workers; /* forever workers: stop now */
 	char why[512];
-	struct tally t[NWORKERS];
+	struct tally t[MAXW];
 };
 
 static struct ctl *ctl;
@@ -163,6 +166,7 @@ static uint64_t xorshift(uint64_t *s)
 struct worker {
 	unsigned id;      /* index into ctl->t */
 	unsigned iters;   /* of the mix */
+	bool forever;     /* mix until stop_workers instead */
 	unsigned hold;    /* kill test: slots to hold, then block forever */
 	unsigned full_waits; /* blocking calls expected to time out */
 };
@@ -184,8 +188,9 @@ static void mix(const struct worker *w, struct tally *t)
 	uint64_t held[MAXHOLD], s = 0x9E3779B97F4A7C15ull * (w->id + 1) ^ (uint64_t)getpid();
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < w->iters && !atomic_load_explicit(&ctl->failed,
-								    memory_order_relaxed); i++) {
+	for (unsigned i = 0; (w->forever ? !atomic_load(&ctl->stop_workers) : i < w->iters) &&
+			     !atomic_load_explicit(&ctl->failed, memory_order_relaxed);
+	     i++) {
 		uint64_t r = xorshift(&s);
 		int64_t rc;
 
@@ -311,7 +316,7 @@ static void run_workers(pid_t pids[NPROC])
 static void sum_tallies(struct tally *sum)
 {
 	memset(sum, 0, sizeof(*sum));
-	for (unsigned i = 0; i < NWORKERS; i++) {
+	for (unsigned i = 0; i < MAXW; i++) {
 		add(&sum->allocs, atomic_load(&ctl->t[i].allocs));
 		add(&sum->frees, atomic_load(&ctl->t[i].frees));
 		add(&sum->timeouts, atomic_load(&ctl->t[i].timeouts));
@@ -437,6 +442,81 @@ START_TEST(kills_keep_counts)
 	ck_assert_uint_eq(st.used, 0);
 	ck_assert_uint_eq(st.waiters, 0);
 	assert_identity(&st);
+	stop_reader(r);
+	teardown();
+}
+END_TEST
+
+static uint64_t progress(unsigned base)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = base; i < base + NTHR; i++)
+		n += atomic_load(&ctl->t[i].allocs) + atomic_load(&ctl->t[i].frees);
+	return n;
+}
+
+/* (c) Workers SIGKILLed at any instruction, KILLS times, each replaced by
+ * a new process, with recover_stale after each. No counter ever drops;
+ * at the end every counter is
+ * at least what the workers saw returned, and the identity is off by no
+ * more than the slots of the calls the killed threads were in
+ * (shpool_stats(3): what a thread killed mid-call did but had not yet
+ * counted). */
+START_TEST(random_kills_stay_monotonic)
+{
+	unsigned base[NPROC], next = NPROC * NTHR;
+	shpool_stats_t st;
+	struct tally sum;
+	pid_t pids[NPROC], r;
+	int64_t off;
+
+	setup(8);
+	r = start_reader();
+	proto = (struct worker){ .forever = true };
+	for (unsigned i = 0; i < NPROC; i++) {
+		base[i] = i * NTHR;
+		pids[i] = test_fork(worker_proc, &base[i]);
+	}
+	for (unsigned k = 0; k < KILLS; k++) {
+		unsigned v = k % NPROC;
+		/* Mid-run: after the victim has made some progress. */
+		uint64_t p0 = progress(base[v]);
+
+		while (progress(base[v]) < p0 + 2000 + 997 * k % 3000 && !atomic_load(&ctl->failed))
+			sched_yield();
+		kill(pids[v], SIGKILL);
+		ck_assert_int_eq(test_wait(pids[v]), 128 + SIGKILL);
+		/* During live traffic, as a supervisor would: without it the
+		 * dead would soon hold all 8 slots. */
+		ck_assert_int_ge(shpool_recover_stale(pool), 0);
+		base[v] = next;
+		next += NTHR;
+		pids[v] = test_fork(worker_proc, &base[v]);
+	}
+	atomic_store(&ctl->stop_workers, 1);
+	for (unsigned i = 0; i < NPROC; i++)
+		ck_assert_int_eq(test_wait(pids[i]), 0);
+	ck_assert_msg(!atomic_load(&ctl->failed), "%s", ctl->why);
+	ck_assert_int_ge(shpool_recover_stale(pool), 0);
+	ck_assert_int_eq(shpool_stats(pool, &st), 0);
+	sum_tallies(&sum);
+	ck_assert_uint_ge(st.allocs, sum.allocs);
+	ck_assert_uint_le(st.allocs, sum.allocs + KILLS * NTHR * MAXHOLD);
+	ck_assert_uint_ge(st.frees, sum.frees);
+	ck_assert_uint_le(st.frees, sum.frees + KILLS * NTHR * MAXHOLD);
+	ck_assert_uint_ge(st.timeouts, sum.timeouts);
+	ck_assert_uint_le(st.timeouts, sum.timeouts + KILLS * NTHR);
+	ck_assert_uint_eq(st.used, 0);
+	off = (int64_t)(st.allocs - st.frees - st.recoveries - st.reset_frees - st.used);
+	ck_assert_msg(off >= -(int64_t)(KILLS * NTHR * MAXHOLD) &&
+		      off <= (int64_t)(KILLS * NTHR * MAXHOLD),
+		      "allocs - frees - recoveries - used = %" PRId64, off);
+	if (getenv("CHECK_STATS_VERBOSE"))
+		fprintf(stderr, "random kills: identity off by %" PRId64 " (allocs %" PRIu64
+			" vs returned %" PRIu64 ", frees %" PRIu64 " vs %" PRIu64
+			", recoveries %" PRIu64 ")\n", off, st.allocs, sum.allocs, st.frees, sum.frees,
+			st.recoveries);
 	stop_reader(r);
 	teardown();
 }
@@ -578,6 +658,7 @@ static Suite *make_stats_suite(void)
 	tcase_set_timeout(exact, 60);
 	tcase_add_test(exact, exact_and_monotonic);
 	tcase_add_test(exact, kills_keep_counts);
+	tcase_add_test(exact, random_kills_stay_monotonic);
 	tcase_set_timeout(table, 60);
 	tcase_add_test(table, table_full_then_taken_over);
 	tcase_add_test(table, fork_child_gets_own_stripe);
