@@ -8,7 +8,6 @@
  * shared control block, the pool's own waiter count), never for a time.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -528,10 +527,11 @@ END_TEST
 #define PAIRS 100
 
 static pthread_barrier_t barrier;
+static pid_t tids[MANY];
 
 static void *pair_thread(void *arg)
 {
-	(void)arg;
+	tids[(uintptr_t)arg] = gettid();
 	/* Claim a stripe (or the overflow), then wait until every thread
 	 * has one, so that MANY threads are alive at once. */
 	if (shpool_alloc(pool, -1) < 0)
@@ -555,31 +555,31 @@ static unsigned claimed_stripes(void)
 	return n;
 }
 
-static unsigned threads_of_self(void)
+/* Has the kernel let go of every thread of the last run_many()? */
+static bool all_gone(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	unsigned n = 0;
+	char path[64];
 
-	ck_assert_ptr_nonnull(d);
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	for (unsigned i = 0; i < MANY; i++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tids[i]);
+		if (access(path, F_OK) == 0)
+			return false;
+	}
+	return true;
 }
 
 static void run_many(void)
 {
-	unsigned before = threads_of_self();
 	pthread_t th[MANY];
 
 	ck_assert_int_eq(pthread_barrier_init(&barrier, NULL, MANY), 0);
 	for (unsigned i = 0; i < MANY; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, pair_thread, NULL), 0);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, pair_thread, (void *)(uintptr_t)i), 0);
 	for (unsigned i = 0; i < MANY; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&barrier);
 	/* Joined is not yet gone from /proc: wait until it is. */
-	while (threads_of_self() > before)
+	while (!all_gone())
 		sched_yield();
 }
 
