@@ -105,7 +105,7 @@ enum shpool_stat {
  * stats.c) and keeps it for life; a new owner goes on adding to the counts
  * already there, which are never moved or reset, so a dead thread's counts
  * stay counted. shpool_stats() sums every stripe and the overflow stripe.
- * `who` packs the owning thread's identity (shpool_thread_id(), stats.c):
+ * `who` packs the owning thread's identity (thread_id() in stats.c):
  * kernel TID, PID and the thread's start time, so a recycled TID or PID
  * is another owner. */
 struct shpool_stripe {

@@ -44,6 +44,8 @@
 #include "shpool-internal.h"
 
 SHPOOL_FAST_TLS struct shpool_stat_cache shpool_stat_cache[SHPOOL_STAT_CACHE];
+/* This thread's identity (thread_id()), 0 until computed. */
+static _Thread_local uint64_t my_id;
 
 /* A cached entry for a thread bumping the overflow stripe. */
 #define SHARED_KEY (UINT64_C(1) << 63)
@@ -59,6 +61,7 @@ uint64_t shpool_new_serial(void)
 void shpool_stats_forget(void)
 {
 	memset(shpool_stat_cache, 0, sizeof(shpool_stat_cache));
+	my_id = 0; /* a fork child is another thread */
 }
 
 /* ---- thread identity -------------------------------------------------- */
@@ -109,8 +112,7 @@ static uint64_t make_id(pid_t pid, pid_t tid, int have_start, uint64_t start)
 	return id;
 }
 
-/* This thread's identity: never 0 (a TID is never 0). */
-static uint64_t thread_id(void)
+static uint64_t thread_id_now(void)
 {
 	pid_t pid = shpool_owner_pid(shpool_self()), tid = (pid_t)syscall(SYS_gettid);
 	uint64_t start = 0;
@@ -118,6 +120,15 @@ static uint64_t thread_id(void)
 	int have_start = task_stat(pid, tid, &state, &start) == 0;
 
 	return make_id(pid, tid, have_start, start);
+}
+
+/* This thread's identity: never 0 (a TID is never 0). Computed once per
+ * thread, not at each miss of the stripe cache (it reads /proc). */
+static uint64_t thread_id(void)
+{
+	if (!my_id)
+		my_id = thread_id_now();
+	return my_id;
 }
 
 /* Is the owner of stripe identity `id` gone for good? When /proc cannot
