@@ -215,12 +215,13 @@ typedef struct shpool_stats {
 	uint64_t available;
 	uint64_t waiters;    /* processes/threads blocked in alloc now */
 	uint64_t mmap_size;
-	uint64_t allocs;     /* the counters below are approximate */
-	uint64_t frees;
+	uint64_t allocs;     /* the counters below only rise, and are exact */
+	uint64_t frees;      /* once the pool is quiet: see shpool_stats(3) */
 	uint64_t waits;      /* allocations that had to block */
 	uint64_t timeouts;
 	uint64_t recoveries; /* slots freed by shpool_recover_stale */
-	uint64_t reserved[5];
+	uint64_t reset_frees; /* slots freed by shpool_reset */
+	uint64_t reserved[4];
 } shpool_stats_t;
 SHPOOL_API int shpool_stats(shpool_t *p, shpool_stats_t *out);
 

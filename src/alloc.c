@@ -515,14 +515,13 @@ static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
  * same absolute deadline, i.e. with the time that is left. */
 static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms)
 {
-	struct shpool_stripe *s = shpool_my_stripe(p);
 	struct shpool_waitreg *reg = waitreg_entry(p, self);
 	struct timespec deadline;
 	int rc;
 
 	if (timeout_ms > 0)
 		deadline_after(&deadline, timeout_ms);
-	shpool_stat_add(&s->waits, 1);
+	shpool_stat_add(p, SHPOOL_STAT_WAITS, 1);
 	for (;;) {
 		unsigned bumps = 0;
 		int wr = 0;
@@ -561,7 +560,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 			rc = claim_all_if_room(p, self, out, n, &bumps, true);
 			if (rc != -EAGAIN)
 				return rc;
-			shpool_stat_add(&s->timeouts, 1);
+			shpool_stat_add(p, SHPOOL_STAT_TIMEOUTS, 1);
 			return shpool_fail(-ETIMEDOUT, "no free slot within %d ms", timeout_ms);
 		}
 		if (wr != 0 && wr != -EAGAIN && wr != -EINTR)
@@ -656,7 +655,7 @@ static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t 
 			      : shpool_fail(rc, "no room for %" PRIu64 " slots at once", n);
 	if (rc < 0)
 		return rc;
-	shpool_stat_add(&shpool_my_stripe(p)->allocs, n);
+	shpool_stat_add(p, SHPOOL_STAT_ALLOCS, n);
 	return 0;
 }
 
@@ -671,7 +670,7 @@ int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 	/* Fast path: the word this thread used last still has room. */
 	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
 	if (__builtin_expect(k == 1, 1)) {
-		shpool_stat_add(&shpool_my_stripe(p)->allocs, 1);
+		shpool_stat_add(p, SHPOOL_STAT_ALLOCS, 1);
 		return (int64_t)idx;
 	}
 	if (k < 0)
@@ -703,7 +702,7 @@ static void freed_n(struct shpool *p, uint64_t n)
 	if (n == 0)
 		return;
 	SHPOOL_CRASH_POINT("free.done");
-	shpool_stat_add(&shpool_my_stripe(p)->frees, n);
+	shpool_stat_add(p, SHPOOL_STAT_FREES, n);
 	wake(p, n);
 	if (p->g.flags & SHPOOL_NOTIFY_ON_FREE)
 		shpool_notify_freed(p, n);
@@ -856,15 +855,7 @@ int shpool_stats(shpool_t *p, shpool_stats_t *out)
 	out->available = p->g.capacity - out->used;
 	out->waiters = atomic_load_explicit(&p->st->waiters, memory_order_relaxed);
 	out->mmap_size = p->g.total_size;
-	for (unsigned i = 0; i < SHPOOL_STRIPES; i++) {
-		struct shpool_stripe *s = &p->st->stripe[i];
-		/* relaxed: the counters are approximate by contract. */
-		out->allocs += atomic_load_explicit(&s->allocs, memory_order_relaxed);
-		out->frees += atomic_load_explicit(&s->frees, memory_order_relaxed);
-		out->waits += atomic_load_explicit(&s->waits, memory_order_relaxed);
-		out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
-		out->recoveries += atomic_load_explicit(&s->recoveries, memory_order_relaxed);
-	}
+	shpool_stats_sum(p, out);
 	return 0;
 }
 

@@ -117,11 +117,13 @@ static uint64_t make_record(pid_t pid, uint64_t start)
 static void after_fork_child(void)
 {
 	/* Runs in the child's only thread: its record and its search seed
-	 * must differ from the parent's. */
+	 * must differ from the parent's, and it must not write the parent's
+	 * statistics stripes. */
 	atomic_store_explicit(&shpool_self_record, 0, memory_order_relaxed);
 	shpool_seed = 0;
 	atomic_store_explicit(&boottime_offset_ticks, TIMENS_UNKNOWN, memory_order_relaxed);
 	shpool_alloc_after_fork();
+	shpool_stats_forget();
 }
 
 static void register_atfork(void)
@@ -327,10 +329,8 @@ int64_t shpool_recover_stale(shpool_t *p)
 	 * leaves a wrong hint; this is where it gets fixed. */
 	shpool_summary_repair(p);
 	recover_waiters(p, &cache);
-	if (freed) {
-		struct shpool_stripe *s = shpool_my_stripe(p);
-		shpool_stat_add(&s->recoveries, freed);
-	}
+	if (freed)
+		shpool_stat_add(p, SHPOOL_STAT_RECOVERIES, freed);
 	/* Wake every blocked allocator, whatever we freed: a process killed
 	 * after its free's stores but before its wake-up, or woken by a free
 	 * and killed before it claimed, left room that only a wake-up from
@@ -345,11 +345,17 @@ int64_t shpool_recover_stale(shpool_t *p)
 
 int shpool_reset(shpool_t *p)
 {
+	uint64_t freed = 0;
+
 	SHPOOL_CHECK_HANDLE(p);
 	/* The caller guarantees nobody else allocates or frees now; relaxed
-	 * stores, ordered by the fence below. */
+	 * stores, ordered by the fence below. The slots freed are counted
+	 * (reset_frees), so that allocs - frees - recoveries - reset_frees
+	 * stays equal to used. */
 	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
-		atomic_store_explicit(shpool_l0(p, w), 0, memory_order_relaxed);
+		freed += (uint64_t)__builtin_popcountll(
+			atomic_exchange_explicit(shpool_l0(p, w), 0, memory_order_relaxed) &
+			shpool_full_mask(p, 0, w));
 	for (uint32_t l = 1; l < p->g.nlevels; l++)
 		for (uint64_t w = 0; w < p->g.nwords[l]; w++)
 			atomic_store_explicit(&p->level[l][w], 0, memory_order_relaxed);
@@ -359,6 +365,7 @@ int shpool_reset(shpool_t *p)
 	 * `waiters`, the store-load order a blocked allocator relies on (as
 	 * the free path's seq_cst stores give it; see wake() in alloc.c). */
 	atomic_thread_fence(memory_order_seq_cst);
+	shpool_stat_add(p, SHPOOL_STAT_RESET_FREES, freed);
 	/* Every blocked allocator, not capacity many: each searches again and
 	 * those that find no room sleep again. */
 	shpool_wake(p, UINT64_MAX);

@@ -237,6 +237,7 @@ static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base
 	p->fd = fd;
 	p->is_memfd = is_memfd;
 	atomic_init(&p->evfd, -1);
+	p->serial = shpool_new_serial();
 	*out = p;
 	return 0;
 nomem:

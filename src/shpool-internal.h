@@ -34,13 +34,15 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
 #define SHPOOL_CACHELINE 64u
 
 /*
- * ---- Segment layout, version 2 ----------------------------------------
+ * ---- Segment layout, version 3 ----------------------------------------
  *
  * One mapping, every region starting on a cache-line boundary:
  *
  *   [0, 128)          struct shpool_header    immutable after creation
- *   off_state         struct shpool_state     futex word, waiters, stats,
- *                                             waiter registry
+ *   off_state         struct shpool_state     futex word, waiters, one
+ *                                             statistics stripe per thread
+ *                                             and an overflow stripe, waiter
+ *                                             registry
  *   off_level[0]      bitmap: word_bits slots per 64-bit word, bit set =
  *                     slot allocated; one word per cache line when the
  *                     pool has at most SHPOOL_SPREAD_WORDS words (threads
@@ -58,9 +60,10 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
  * any change to this layout or to the meaning of a shared word.
  */
 #define SHPOOL_MAGIC "SHPOOL\0\x01"
-#define SHPOOL_LAYOUT_VERSION 2u /* 2: the waiter registry */
+/* 2: the waiter registry; 3: single-writer statistics stripes */
+#define SHPOOL_LAYOUT_VERSION 3u
 #define SHPOOL_MAX_LEVELS 6
-#define SHPOOL_STRIPES 16u
+#define SHPOOL_STRIPES 64u
 #define SHPOOL_STR_PREFIX 8u
 #define SHPOOL_SPREAD_WORDS 256u /* STR slot: u32 length, u32 pad, bytes */
 
@@ -83,18 +86,32 @@ struct shpool_header {
 };
 _Static_assert(sizeof(struct shpool_header) <= 128, "header fits its region");
 
-/* A stripe of statistics counters. Counters are bumped with a relaxed load
- * and store, not an RMW: they are approximate by contract, and a locked
- * instruction on the fast path would cost more than the allocation. Each
- * stripe has its own cache line so threads on different stripes never
- * share a line. */
+/* The statistics counters, in the order of a stripe's count[]. */
+enum shpool_stat {
+	SHPOOL_STAT_ALLOCS,
+	SHPOOL_STAT_FREES,
+	SHPOOL_STAT_WAITS,
+	SHPOOL_STAT_TIMEOUTS,
+	SHPOOL_STAT_RECOVERIES,
+	SHPOOL_STAT_RESET_FREES,
+	SHPOOL_NSTATS
+};
+
+/* A stripe of statistics counters, one cache line, owned by one thread at
+ * a time: the thread named by `who` is the only writer of its count[], so
+ * a relaxed load + store (no locked RMW on the fast path) loses nothing,
+ * and each counter only rises. A thread claims a stripe on first use (CAS
+ * of `who` from 0, or from the identity of a thread that has died: see
+ * stats.c) and keeps it for life; a new owner goes on adding to the counts
+ * already there, which are never moved or reset, so a dead thread's counts
+ * stay counted. shpool_stats() sums every stripe and the overflow stripe.
+ * `who` packs the owning thread's identity (thread_id() in stats.c):
+ * kernel TID, PID and the thread's start time, so a recycled TID or PID
+ * is another owner. */
 struct shpool_stripe {
-	_Atomic uint64_t allocs;
-	_Atomic uint64_t frees;
-	_Atomic uint64_t waits;
-	_Atomic uint64_t timeouts;
-	_Atomic uint64_t recoveries;
-	uint64_t pad[3];
+	_Atomic uint64_t count[SHPOOL_NSTATS];
+	_Atomic uint64_t who; /* owning thread, 0: never claimed */
+	uint64_t pad;
 };
 _Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
 
@@ -121,6 +138,9 @@ struct shpool_state {
 	_Atomic uint32_t waiters;  /* allocators registered to sleep */
 	uint32_t pad[14];
 	struct shpool_stripe stripe[SHPOOL_STRIPES];
+	/* For threads that find every stripe owned by a live thread: shared,
+	 * bumped with an atomic fetch_add; `who` unused. */
+	struct shpool_stripe overflow;
 	/* Written by blocking allocators and recovery only. */
 	struct shpool_waitreg waitreg[SHPOOL_WAITREG];
 };
@@ -162,6 +182,9 @@ struct shpool {
 	int fd;           /* memfd or open_fd duplicate; -1 for file/anonymous */
 	bool is_memfd;
 	_Atomic int evfd; /* this handle's eventfd, -1 if none (notify.c) */
+	/* Unique among every handle this process ever opens (never reused,
+	 * unlike the handle's address): keys the thread-local stripe cache. */
+	uint64_t serial;
 };
 
 static inline _Atomic uint64_t *shpool_l0(const struct shpool *p, uint64_t w)
@@ -266,8 +289,8 @@ static inline bool shpool_owner_same(uint64_t a, uint64_t b)
 {
 	return ((a ^ b) & ~SHPOOL_OWNER_TAG_MASK) == 0;
 }
-/* A per-thread small random number: where this thread starts searching
- * and which stats stripe it bumps. 0 until computed (again after fork). */
+/* A per-thread small random number: where this thread starts searching.
+ * 0 until computed (again after fork). */
 SHPOOL_HIDDEN extern SHPOOL_FAST_TLS uint32_t shpool_seed;
 SHPOOL_HIDDEN uint32_t shpool_seed_slow(void);
 static inline uint32_t shpool_thread_seed(void)
@@ -291,16 +314,37 @@ SHPOOL_HIDDEN uint64_t shpool_summary_repair(struct shpool *p);
  * disagree with their child; returns how many. */
 SHPOOL_HIDDEN uint64_t shpool_summary_audit(struct shpool *p, FILE *report);
 
-static inline struct shpool_stripe *shpool_my_stripe(struct shpool *p)
+/* ---- statistics (stats.c) ---- */
+/* Which stripe this thread bumps, per handle: a small direct-mapped cache
+ * keyed by the handle's serial (0: empty). Emptied in a fork(2) child,
+ * which must not write its parent's stripe. */
+#define SHPOOL_STAT_CACHE 4u
+struct shpool_stat_cache {
+	uint64_t serial;
+	struct shpool_stripe *s;
+};
+SHPOOL_HIDDEN extern SHPOOL_FAST_TLS struct shpool_stat_cache shpool_stat_cache[SHPOOL_STAT_CACHE];
+/* A serial for a new handle. */
+SHPOOL_HIDDEN uint64_t shpool_new_serial(void);
+SHPOOL_HIDDEN void shpool_stat_add_slow(struct shpool *p, enum shpool_stat k, uint64_t n);
+/* Add n to counter k: a relaxed load + store on this thread's own stripe
+ * (its only writer, so nothing is lost and the counter only rises). */
+static inline void shpool_stat_add(struct shpool *p, enum shpool_stat k, uint64_t n)
 {
-	return &p->st->stripe[shpool_thread_seed() % SHPOOL_STRIPES];
+	struct shpool_stat_cache *c = &shpool_stat_cache[p->serial % SHPOOL_STAT_CACHE];
+
+	if (__builtin_expect(c->serial == p->serial, 1)) {
+		_Atomic uint64_t *ctr = &c->s->count[k];
+		atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + n,
+				      memory_order_relaxed);
+		return;
+	}
+	shpool_stat_add_slow(p, k, n);
 }
-/* Approximate counter bump: relaxed load + store, no RMW (see stripe). */
-static inline void shpool_stat_add(_Atomic uint64_t *c, uint64_t n)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
+/* Sum every stripe's counters into out. */
+SHPOOL_HIDDEN void shpool_stats_sum(struct shpool *p, shpool_stats_t *out);
+/* Forget this thread's stripes (the fork(2) child handler). */
+SHPOOL_HIDDEN void shpool_stats_forget(void);
 
 /* ---- notify.c ---- */
 /* Called after free/free_n/recover_stale freed n slots. */

@@ -224,7 +224,8 @@ static void scribble_once(struct shpool *sp, struct arena *a, uint64_t *s)
 		atomic_fetch_add(&sp->st->wake_seq, (uint32_t)r);
 		break;
 	case 10: /* a statistics counter */
-		atomic_store(&sp->st->stripe[r % SHPOOL_STRIPES].allocs, rnd(s));
+		atomic_store(&sp->st->stripe[r % SHPOOL_STRIPES].count[rnd(s) % SHPOOL_NSTATS],
+			     rnd(s));
 		break;
 	case 11: /* STR length prefixes: too long, or any length */
 		if (g->kind == SHPOOL_STR)

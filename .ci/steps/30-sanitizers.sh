@@ -46,6 +46,7 @@ build tsan CC=clang --enable-werror --enable-sanitizers=thread
 # TSan needs the address layout it was built for: no ASLR surprises on
 # kernels with large mmap_rnd_bits.
 setarch "$(uname -m)" -R make -s -C "$work/tsan" -j2 check VERBOSE=1 \
-	TESTS="tests/check_alloc tests/check_notify tests/check_segment tests/check_typed tests/check_hostile"
+	TESTS="tests/check_alloc tests/check_notify tests/check_segment tests/check_typed tests/check_hostile \
+		tests/check_stats"
 
 echo "== sanitizers: no reports ($((SECONDS - start)) s)"

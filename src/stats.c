@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Statistics: single-writer stripes (struct shpool_stripe in
+ * shpool-internal.h).
+ *
+ * Each thread bumps counters on a stripe of its own, found on first use and
+ * cached in a thread-local table keyed by the handle's serial. Being the
+ * stripe's only writer, it can add with a plain relaxed load and store: no
+ * increment is lost (unlike a shared stripe, where two threads' load+store
+ * overwrite each other and a counter can go down), and no locked RMW sits
+ * on the allocation fast path. Counts are never moved or reset: a thread
+ * that takes over a dead thread's stripe goes on adding to its values, so
+ * every counter of every stripe only rises and a dead thread's counts stay
+ * counted, whether or not anyone recovers its slots.
+ *
+ * A stripe's owner is a thread, named in `who` by its kernel TID, its PID
+ * and (19 bits of) its start time in clock ticks, all in one 64-bit word so
+ * that one CAS claims a stripe. A stripe whose owner thread is gone can be
+ * taken over by CAS from that exact word; a new thread that happens to get
+ * the same TID has another start time, so it is another owner (barring a
+ * start time equal modulo 2^19 ticks, about 87 minutes at 100 Hz, in the
+ * same process: then it may adopt the stripe as its own, which is still
+ * one writer at a time since the old thread is gone).
+ *
+ * When every stripe has a live owner, a thread bumps the shared overflow
+ * stripe with an atomic fetch_add: exact as well, only slower.
+ *
+ * Readers sum the stripes with relaxed loads. Each counter location only
+ * rises in its modification order, and a thread's successive loads of one
+ * location never go back in that order (read-read coherence), so each
+ * reader's sums never decrease.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shpool-internal.h"
+
+SHPOOL_FAST_TLS struct shpool_stat_cache shpool_stat_cache[SHPOOL_STAT_CACHE];
+/* This thread's identity (thread_id()), 0 until computed. */
+static _Thread_local uint64_t my_id;
+
+/* A cached entry for a thread bumping the overflow stripe. */
+#define SHARED_KEY (UINT64_C(1) << 63)
+
+uint64_t shpool_new_serial(void)
+{
+	static _Atomic uint64_t next = 1;
+
+	/* relaxed: only needs distinct values. */
+	return atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) & ~SHARED_KEY;
+}
+
+void shpool_stats_forget(void)
+{
+	memset(shpool_stat_cache, 0, sizeof(shpool_stat_cache));
+	my_id = 0; /* a fork child is another thread */
+}
+
+/* ---- thread identity -------------------------------------------------- */
+
+#define ID_PID_BITS 22 /* pid_max is at most 2^22 */
+#define ID_MASK ((UINT64_C(1) << ID_PID_BITS) - 1)
+#define ID_START_SHIFT (2 * ID_PID_BITS)
+#define ID_START_BITS 19
+#define ID_START_KNOWN (UINT64_C(1) << 63)
+
+/* /proc/PID/task/TID/stat: the thread's state letter and start time.
+ * -errno if unreadable. */
+static int task_stat(pid_t pid, pid_t tid, char *state, uint64_t *start)
+{
+	char path[96], buf[1024], *p;
+	unsigned long long st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	/* As proc_stat() in recovery.c: fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c", state) != 1)
+		return -EINVAL;
+	for (int field = 3; field <= 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &st) != 1)
+		return -EINVAL;
+	*start = (uint64_t)st;
+	return 0;
+}
+
+static uint64_t make_id(pid_t pid, pid_t tid, int have_start, uint64_t start)
+{
+	uint64_t id = ((uint64_t)tid & ID_MASK) | (((uint64_t)pid & ID_MASK) << ID_PID_BITS);
+
+	if (have_start)
+		id |= ID_START_KNOWN |
+		      ((start & ((UINT64_C(1) << ID_START_BITS) - 1)) << ID_START_SHIFT);
+	return id;
+}
+
+static uint64_t thread_id_now(void)
+{
+	pid_t pid = shpool_owner_pid(shpool_self()), tid = (pid_t)syscall(SYS_gettid);
+	uint64_t start = 0;
+	char state;
+	int have_start = task_stat(pid, tid, &state, &start) == 0;
+
+	return make_id(pid, tid, have_start, start);
+}
+
+/* This thread's identity: never 0 (a TID is never 0). Computed once per
+ * thread, not at each miss of the stripe cache (it reads /proc). */
+static uint64_t thread_id(void)
+{
+	if (!my_id)
+		my_id = thread_id_now();
+	return my_id;
+}
+
+/* Is the owner of stripe identity `id` gone for good? When /proc cannot
+ * tell, no: a stripe is then never taken from a live thread (it may stay
+ * claimed by a dead one, and later threads use the overflow stripe). */
+static bool thread_gone(uint64_t id)
+{
+	pid_t tid = (pid_t)(id & ID_MASK), pid = (pid_t)((id >> ID_PID_BITS) & ID_MASK);
+	uint64_t start;
+	char path[64], state;
+	struct stat sb;
+	int rc;
+
+	if (pid <= 0 || tid <= 0)
+		return true; /* no thread has TID 0: a damaged word */
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true; /* its whole process is gone */
+	rc = task_stat(pid, tid, &state, &start);
+	if (rc == -ENOENT) {
+		/* Gone from a process we can see (and not hidden by hidepid,
+		 * which hides /proc/PID as a whole). */
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+		return stat(path, &sb) == 0;
+	}
+	if (rc < 0)
+		return false;
+	/* A zombie thread (an exited leader, or a dead process not yet
+	 * reaped) never runs again. */
+	if (state == 'Z' || state == 'X')
+		return true;
+	if (!(id & ID_START_KNOWN))
+		return false;
+	/* Another thread with a recycled TID (or PID). */
+	return ((start ^ (id >> ID_START_SHIFT)) & ((UINT64_C(1) << ID_START_BITS) - 1)) != 0;
+}
+
+/* ---- finding this thread's stripe ------------------------------------- */
+
+/* This thread's stripe in p: one it owns already (the cache forgot it, or
+ * another handle of the same segment), else a never-used one, else one
+ * whose owner is gone; NULL when every stripe has a live owner. */
+static struct shpool_stripe *stripe_claim(struct shpool *p)
+{
+	struct shpool_stripe *t = p->st->stripe;
+	uint64_t me = thread_id();
+
+	for (unsigned i = 0; i < SHPOOL_STRIPES; i++)
+		/* relaxed: only our own earlier claim can match. */
+		if (atomic_load_explicit(&t[i].who, memory_order_relaxed) == me)
+			return &t[i];
+	for (unsigned i = 0; i < SHPOOL_STRIPES; i++) {
+		uint64_t expect = 0;
+		/* seq_cst: one claimant wins a stripe. */
+		if (atomic_load_explicit(&t[i].who, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong(&t[i].who, &expect, me))
+			return &t[i];
+	}
+	for (unsigned i = 0; i < SHPOOL_STRIPES; i++) {
+		uint64_t old = atomic_load(&t[i].who);
+		/* From the very owner found gone: a racing claimant that took
+		 * it first makes the CAS fail. Its counts stay: we add to them.
+		 * (The gone thread's last stores are visible: its death went
+		 * through the kernel, which we asked through /proc.) */
+		if (old != 0 && thread_gone(old) &&
+		    atomic_compare_exchange_strong(&t[i].who, &old, me))
+			return &t[i];
+	}
+	return NULL;
+}
+
+void shpool_stat_add_slow(struct shpool *p, enum shpool_stat k, uint64_t n)
+{
+	struct shpool_stat_cache *c = &shpool_stat_cache[p->serial % SHPOOL_STAT_CACHE];
+	struct shpool_stripe *s;
+
+	if (c->serial != (p->serial | SHARED_KEY)) {
+		s = stripe_claim(p);
+		if (s) {
+			c->s = s;
+			c->serial = p->serial;
+			shpool_stat_add(p, k, n);
+			return;
+		}
+		/* Every stripe has a live owner: share the overflow stripe.
+		 * Cached as such, so that we do not search again each time. */
+		c->s = &p->st->overflow;
+		c->serial = p->serial | SHARED_KEY;
+	}
+	/* relaxed: a counter, ordered with nothing else. */
+	atomic_fetch_add_explicit(&p->st->overflow.count[k], n, memory_order_relaxed);
+}
+
+void shpool_stats_sum(struct shpool *p, shpool_stats_t *out)
+{
+	uint64_t sum[SHPOOL_NSTATS] = { 0 };
+
+	for (unsigned i = 0; i <= SHPOOL_STRIPES; i++) {
+		struct shpool_stripe *s = i < SHPOOL_STRIPES ? &p->st->stripe[i] : &p->st->overflow;
+
+		/* relaxed: see the top of this file. */
+		for (unsigned k = 0; k < SHPOOL_NSTATS; k++)
+			sum[k] += atomic_load_explicit(&s->count[k], memory_order_relaxed);
+	}
+	out->allocs = sum[SHPOOL_STAT_ALLOCS];
+	out->frees = sum[SHPOOL_STAT_FREES];
+	out->waits = sum[SHPOOL_STAT_WAITS];
+	out->timeouts = sum[SHPOOL_STAT_TIMEOUTS];
+	out->recoveries = sum[SHPOOL_STAT_RECOVERIES];
+	out->reset_frees = sum[SHPOOL_STAT_RESET_FREES];
+}
