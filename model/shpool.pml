@@ -43,7 +43,10 @@
 #define ALL     255             /* wake(p, UINT64_MAX) */
 #define EAGAIN  1
 #ifndef MAXROUNDS
-#define MAXROUNDS 36            /* claim(): 2*nwords[0] + 8*nlevels + 16 */
+#define MAXROUNDS 3             /* claim(): 2*nwords[0] + 8*nlevels + 16 in C; see README */
+#endif
+#ifndef CRASH
+#define CRASH   7               /* clients that may be SIGKILLed (bit mask) */
 #endif
 #ifndef SEQMAX
 #define SEQMAX  16              /* wake_seq bound, see bump_seq */
@@ -87,7 +90,7 @@ ltl live { []<> !LOST }
 
 /* KP: the option "a SIGKILL arrives here" beside a shared-memory step. At
  * most one client dies per run; the recoverer (me == RID) never does. */
-#define KP :: atomic { ncrash == 0 && me < NC -> ncrash++; goto killed }
+#define KP :: atomic { ncrash == 0 && me < NC && ((CRASH >> me) & 1) -> ncrash++; goto killed }
 /* Only steps that change shared state (and the futex sleep, and the end of
  * the client) carry a KP: a kill just before a load leaves the same shared
  * state as a kill just after it (the dead process's locals are gone), so
@@ -508,6 +511,14 @@ progress_got:	want[me] = 0;
 		fi
 	:: else
 	fi;
+	/* its locals are dead now: zero them so that finished states
+	 * collapse (held is what it keeps; holder[] and owner[] say it) */
+	atomic {
+		hint = 0; hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0;
+		old = 0; n = 0; fw = 0; rounds = 0; cont = 0; outmask = 0; held = 0;
+		nfree = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0;
+		seq = 0; wr = 0
+	}
 	/* it may die after its work, still holding slots */
 	if
 	:: skip
@@ -542,26 +553,33 @@ proctype Recoverer()
 end_idle:
 	dead[0] || dead[1] || dead[2];
 	/* recovery.c:260-271: every slot whose record names a dead process */
+	/* The load (recovery.c:263) and the CAS (recovery.c:207) are one
+	 * step here: a record naming a dead client is written by nobody but
+	 * the recoverer (clients free only their own slots in the model), so
+	 * the CAS cannot fail and nothing can see the state in between; a
+	 * load of a live or 0 record changes nothing. */
 	do
 	:: idx < NS ->
-		rec = owner[idx];                       /* recovery.c:263 */
-		if
-		:: rec == 0 || ALIVE(rec) -> skip       /* recovery.c:266 */
-		:: else ->
-			/* recover_slot() recovery.c:200-217 */
+		atomic {
+			rec = owner[idx];
 			if
-			:: atomic { owner[idx] == rec ->        /* recovery.c:207 CAS */
-					owner[idx] = FREEING | (RID + 1) }
-				free_bits(idx, fr);             /* recovery.c:211 */
-				if
-				:: fr -> freed++
-				:: else ->
-					owner[idx] = 0;         /* recovery.c:215 */
-					released++
-				fi;
-				fr = 0
-			:: else -> skip
+			:: rec != 0 && !ALIVE(rec) ->           /* recovery.c:266 */
+				owner[idx] = FREEING | (RID + 1)  /* recovery.c:207 CAS */
+			:: else -> rec = 0
 			fi
+		}
+		if
+		:: rec != 0 ->
+			/* recover_slot() recovery.c:200-217 */
+			free_bits(idx, fr);                     /* recovery.c:211 */
+			if
+			:: fr -> freed++
+			:: else ->
+				owner[idx] = 0;                 /* recovery.c:215 */
+				released++
+			fi;
+			fr = 0
+		:: else
 		fi;
 		rec = 0;
 		idx++
