@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The Spin model of the allocation / wake-up protocol (model/README): the
+# fixed protocol must verify (safety, liveness, no endless batch wake-ups)
+# and each OLD_* variant must still fail, so a model change that stops
+# seeing the old defects is caught too. Runs model/check.sh directly: it
+# needs no configured tree, only spin and gcc.
+# Cost: about 4 minutes of one core (the largest run is ~10 M states, ~1 GB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DEBIAN_FRONTEND=noninteractive
+
+command -v spin >/dev/null || { apt-get update -qq && apt-get install -y -qq spin >/dev/null; }
+spin -V
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sh model/check.sh "$PWD/model" "$work/model-build"
