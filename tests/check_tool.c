@@ -1036,10 +1036,10 @@ START_TEST(unprivileged_reader)
 	assert_has(r.out, "4321");
 	run_free(&r);
 	r = tool("recover", path, NULL);
-	assert_error(r, "Permission denied");
+	assert_error(r, "Permission denied: recover changes the pool and needs write permission");
 	run_free(&r);
 	r = tool("reset", "--force", path, NULL);
-	assert_error(r, "Permission denied");
+	assert_error(r, "Permission denied: reset changes the pool and needs write permission");
 	run_free(&r);
 	as_nobody = false;
 	ck_assert_uint_eq(shpool_used(p), 1);

@@ -7,12 +7,21 @@
  * permission on the file is enough for them, and a slip in the tool can
  * never change a pool it was asked to inspect.
  */
+#include <errno.h>
+
 #include "tool.h"
 
 int tool_open(const struct tool *t, bool writes, shpool_t **out)
 {
 	int rc = shpool_attach(out, t->path, SHPOOL_ANY_KIND, writes ? 0 : SHPOOL_RDONLY);
 
+	/* The library's hint (SHPOOL_RDONLY) is for programs; a user of the
+	 * tool needs to hear that this command writes. */
+	if (rc == -EACCES && writes) {
+		fprintf(stderr, "shpool: %s: Permission denied: %s changes the pool and needs "
+			"write permission on the file\n", t->path, t->cmd);
+		return EXIT_ERROR;
+	}
 	return rc < 0 ? tool_fail(t, rc) : EXIT_OK;
 }
 
