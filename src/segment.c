@@ -674,10 +674,10 @@ static int create_anonymous(shpool_t **out, const struct shpool_layout *g)
 	return pool_new(out, g, m, NULL, -1, false, false);
 }
 
-/* Is the file behind fd one shpool_create() may make a pool of: an empty
- * regular file with one name, owned by the caller? 1 yes, 0 not empty
+/* Is the file st describes one shpool_create() may make a pool of: an
+ * empty regular file with one name, owned by the caller? 1 yes, 0 not empty
  * (attach it), else -errno: an empty file that is not ours to take. */
-static int adoptable(int fd, const char *path, const struct stat *st)
+static int adoptable(const char *path, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_size != 0)
 		return 0; /* attach_fd() says what is wrong with it */
@@ -688,7 +688,6 @@ static int adoptable(int fd, const char *path, const struct stat *st)
 		return shpool_fail(-EPERM, "%s: empty file owned by uid %ju, not by this process "
 				   "(uid %ju): not made into a pool", path, (uintmax_t)st->st_uid,
 				   (uintmax_t)geteuid());
-	(void)fd;
 	return 1;
 }
 
@@ -706,7 +705,7 @@ static int adopt_locked(shpool_t **out, int fd, const char *path, const struct s
 
 	if (fstat(fd, &st) < 0)
 		return shpool_fail(-errno, "%s: fstat: %s", path, strerror(errno));
-	rc = adoptable(fd, path, &st);
+	rc = adoptable(path, &st);
 	if (rc <= 0)
 		return rc < 0 ? rc : 1;
 	p = handle_alloc(path); /* first: nothing may fail once the pool is whole */
@@ -750,7 +749,7 @@ static int create_at(shpool_t **out, int fd, const char *path, const struct shpo
 		close(fd);
 		return rc;
 	}
-	rc = adoptable(fd, path, &st);
+	rc = adoptable(path, &st);
 	if (rc == 1) {
 		rc = init_lock(fd, path, LOCK_EX);
 		if (rc == 0) {
