@@ -234,16 +234,23 @@ static int timeout_arg(pTHX_ SV *sv, CV *cv)
 /* A file descriptor: an integer or a Perl filehandle (its fileno). */
 static int fd_arg(pTHX_ SV *sv, CV *cv)
 {
-	IO *io;
+	SV *h = sv;
+	IO *io = NULL;
 
 	SvGETMAGIC(sv);
-	if (SvROK(sv) || isGV_with_GP(sv)) {
-		io = sv_2io(sv);
-		if (!io || !IoIFP(io))
-			CROAK("filehandle is not open");
-		return PerlIO_fileno(IoIFP(io));
-	}
-	return (int)int_arg(aTHX_ sv, cv, "file descriptor", 0, INT_MAX);
+	if (SvROK(sv))
+		h = SvRV(sv);
+	if (isGV_with_GP(h))
+		io = GvIO((GV *)h);
+	else if (SvTYPE(h) == SVt_PVIO)
+		io = (IO *)h;
+	else if (SvROK(sv))
+		CROAK("file descriptor is neither a number nor a filehandle");
+	else
+		return (int)int_arg(aTHX_ sv, cv, "file descriptor", 0, INT_MAX);
+	if (!io || !IoIFP(io))
+		CROAK("filehandle is not open");
+	return PerlIO_fileno(IoIFP(io));
 }
 
 static const char *bytes_arg(pTHX_ SV *sv, CV *cv, STRLEN *len)
@@ -584,6 +591,11 @@ free_n(self, indices)
 		if (!e)
 			CROAK("indices has an undef element at %ld", (long)i);
 		idx[i] = idx_arg(aTHX_ *e, cv);
+		/* The library skips an index out of range; a list with one is
+		 * a mistake, refused before anything is freed. */
+		if (idx[i] >= shpool_capacity(self))
+			CROAK("slot index %" UVuf " is out of range (capacity %" UVuf ")",
+			      (UV)idx[i], (UV)shpool_capacity(self));
 	}
 	rc = shpool_free_n(self, idx, (size_t)n);
 	if (rc < 0)

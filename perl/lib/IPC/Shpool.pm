@@ -52,13 +52,25 @@ sub _elem_size {
 
 sub _kind { KIND_RAW() }
 
+# Run an XS constructor; its croak is re-thrown from the caller's line,
+# under the public method's name.
+sub _call {
+	my ($name, $xs, @args) = @_;
+	my $pool = eval { $xs->(@args) };
+	return $pool if $pool;
+	my $err = $@;
+	$err =~ s/ at \S+ line \d+\.\n\z//;
+	$err =~ s/^IPC::Shpool::_\w+: //;
+	Carp::croak("$args[0]->$name: $err");
+}
+
 sub new {
 	my $class = shift;
 	Carp::croak("usage: ${class}->new(\$path, \$capacity, ...)") if @_ < 2;
 	my ($path, $capacity, @rest) = @_;
 	my ($flags, $mode) = $class->_options(\@rest);
 	my $esize = $class->_elem_size(\@rest, 'new');
-	return _create($class, $class->_kind, $path, $capacity, $esize, $flags, $mode);
+	return _call('new', \&_create, $class, $class->_kind, $path, $capacity, $esize, $flags, $mode);
 }
 
 sub new_memfd {
@@ -67,19 +79,19 @@ sub new_memfd {
 	my ($name, $capacity, @rest) = @_;
 	my ($flags) = $class->_options(\@rest);
 	my $esize = $class->_elem_size(\@rest, 'new_memfd');
-	return _create_memfd($class, $class->_kind, $name, $capacity, $esize, $flags);
+	return _call('new_memfd', \&_create_memfd, $class, $class->_kind, $name, $capacity, $esize, $flags);
 }
 
 sub new_from_fd {
 	my $class = shift;
 	Carp::croak("usage: ${class}->new_from_fd(\$fd)") if @_ != 1;
-	return _open_fd($class, $class->_kind, $_[0]);
+	return _call('new_from_fd', \&_open_fd, $class, $class->_kind, $_[0]);
 }
 
 sub open {
 	my $class = shift;
 	Carp::croak("usage: ${class}->open(\$path)") if @_ != 1;
-	return _open($class, $class->_kind, $_[0]);
+	return _call('open', \&_open, $class, $class->_kind, $_[0]);
 }
 
 package IPC::Shpool::I64;
