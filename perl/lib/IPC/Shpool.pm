@@ -134,7 +134,7 @@ IPC::Shpool - a pool of fixed-size slots shared by many processes (libshpool)
     my $idx = $pool->alloc(0.5);            # wait up to half a second
     if (defined $idx) {
         $pool->set($idx, "job for pid $$");
-        print substr($pool->get($idx), 0, 15), "\n";
+        print unpack("Z*", $pool->get($idx)), "\n";   # up to the first NUL
         $pool->free($idx);
     }
     $pool->unlink;

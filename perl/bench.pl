@@ -1,0 +1,58 @@
+#!/usr/bin/perl
+# Cost of IPC::Shpool calls from Perl, each as a ratio to an empty XS method
+# call measured in the same run (`make bench-perl`; options: -n ITERATIONS,
+# -r REPETITIONS).
+#
+#   empty     $pool->_empty($idx)        an XS method that does nothing
+#   pair      $pool->free($pool->alloc(0))   an alloc+free pair (raw pool)
+#   i64_add   $counters->add($idx, 1)
+#
+# Each case runs ITERATIONS times in a plain for loop; the loop alone is
+# timed too and subtracted from every case, so the ratios compare the calls
+# themselves. The cases are interleaved, REPETITIONS rounds, and each
+# reports its median round. Targets: pair <= 3x, i64_add <= 1.5x.
+use strict;
+use warnings;
+use Getopt::Std;
+use Time::HiRes qw(time);
+use IPC::Shpool;
+
+my %o = (n => 1_000_000, r => 7);
+getopts('n:r:', \%o) or die "usage: $0 [-n ITERATIONS] [-r REPETITIONS]\n";
+my ($n, $reps) = @o{qw(n r)};
+
+my $pool = IPC::Shpool->new(undef, 1024, 64);
+my $counters = IPC::Shpool::I64->new(undef, 64);
+my $c = $counters->alloc_set(0);
+my $held = $pool->alloc;
+
+my %case = (
+	loop    => sub { for (1 .. $n) { } },
+	empty   => sub { for (1 .. $n) { $pool->_empty($held) } },
+	pair    => sub { for (1 .. $n) { $pool->free($pool->alloc(0)) } },
+	i64_add => sub { for (1 .. $n) { $counters->add($c, 1) } },
+);
+my @order = qw(loop empty pair i64_add);
+my %t = map { $_ => [] } @order;
+$case{$_}->() for @order;   # warm up
+for (1 .. $reps) {
+	for my $k (@order) {
+		my $t0 = time;
+		$case{$k}->();
+		push @{ $t{$k} }, (time - $t0) / $n * 1e9;
+	}
+}
+sub median { my @s = sort { $a <=> $b } @_; $s[$#s / 2] }
+my %ns = map { $_ => median(@{ $t{$_} }) } @order;
+$counters->get($c) == ($reps + 1) * $n or die "i64_add lost updates";
+
+printf "# perl %vd, libshpool %s, %d iterations, median of %d rounds\n",
+	$^V, IPC::Shpool::library_version(), $n, $reps;
+printf "# loop overhead %.2f ns per iteration, subtracted below\n", $ns{loop};
+printf "%-8s %9s %7s %7s\n", 'case', 'ns/op', 'ratio', 'target';
+my $empty = $ns{empty} - $ns{loop};
+my %target = (empty => '', pair => '3.0', i64_add => '1.5');
+for my $k (qw(empty pair i64_add)) {
+	my $net = $ns{$k} - $ns{loop};
+	printf "%-8s %9.2f %7.3f %7s\n", $k, $net, $net / $empty, $target{$k};
+}
