@@ -216,6 +216,10 @@ static int timeout_arg(pTHX_ SV *sv, CV *cv)
 	if (!sv)
 		return -1;
 	SvGETMAGIC(sv);
+	if (SvIOK(sv) && !SvIsUV(sv)) { /* alloc(0), alloc(5): no NV */
+		IV iv = SvIVX(sv);
+		return iv < 0 ? -1 : iv == 0 ? 0 : iv >= INT_MAX / 1000 ? -1 : (int)iv * 1000;
+	}
 	if (!SvOK(sv))
 		return -1;
 	s = num_arg(aTHX_ sv, cv, "timeout");
@@ -507,22 +511,27 @@ _empty(self, ...)
     CODE:
 	PERL_UNUSED_VAR(self);
 
-SV *
+void
 alloc(self, timeout = NULL)
 	IPC_Shpool self
 	SV *timeout
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc(self, timeout_arg(aTHX_ timeout, cv)));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc(self)
-	IPC_Shpool self
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_try_alloc(self));
-    OUTPUT:
-	RETVAL
+    ALIAS:
+	try_alloc = 1
+    PREINIT:
+	int64_t rc;
+    PPCODE:
+	/* The index goes back in the XSUB's TARG: no new SV per call. */
+	if (ix && timeout)
+		croak_xs_usage(cv, "self");
+	rc = shpool_alloc(self, ix ? 0 : timeout_arg(aTHX_ timeout, cv));
+	if (rc >= 0) {
+		dXSTARG;
+		PUSHu((UV)rc);
+	} else if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+		PUSHs(&PL_sv_undef);
+	} else {
+		croak_rc(aTHX_ cv, rc);
+	}
 
 bool
 free(self, idx)
