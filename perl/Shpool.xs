@@ -296,6 +296,26 @@ static void check_kind(pTHX_ CV *cv, int kind)
 		CROAK("unknown pool kind %d", kind);
 }
 
+/* The class of a pool attached as SHPOOL_ANY_KIND. */
+static SV *class_of_kind(pTHX_ int kind)
+{
+	static const char *const name[] = {
+		[SHPOOL_RAW] = "IPC::Shpool", [SHPOOL_I64] = "IPC::Shpool::I64",
+		[SHPOOL_I32] = "IPC::Shpool::I32", [SHPOOL_F64] = "IPC::Shpool::F64",
+		[SHPOOL_STR] = "IPC::Shpool::Str",
+	};
+	return sv_2mortal(newSVpv(kind >= SHPOOL_RAW && kind <= SHPOOL_STR ? name[kind]
+				  : "IPC::Shpool", 0));
+}
+
+/* Attach flags from the Perl side: only SHPOOL_RDONLY is known. */
+static unsigned attach_flags(pTHX_ CV *cv, unsigned flags)
+{
+	if (flags & ~(unsigned)SHPOOL_RDONLY)
+		CROAK("unknown attach flags 0x%x", flags);
+	return flags;
+}
+
 static int each_cb(shpool_t *p, uint64_t idx, void *arg)
 {
 	dTHX;
@@ -364,6 +384,8 @@ PROTOTYPES: DISABLE
 BOOT:
 {
 	HV *stash = gv_stashpv("IPC::Shpool", GV_ADD);
+	newCONSTSUB(stash, "KIND_ANY", newSViv(SHPOOL_ANY_KIND));
+	newCONSTSUB(stash, "RDONLY", newSVuv(SHPOOL_RDONLY));
 	newCONSTSUB(stash, "KIND_RAW", newSViv(SHPOOL_RAW));
 	newCONSTSUB(stash, "KIND_I64", newSViv(SHPOOL_I64));
 	newCONSTSUB(stash, "KIND_I32", newSViv(SHPOOL_I32));
@@ -455,45 +477,51 @@ _create_memfd(class, kind, name, capacity, elem_size, flags)
 	RETVAL
 
 SV *
-_open_fd(class, kind, fd)
+_open_fd(class, kind, fd, flags = 0)
 	SV *class
 	int kind
 	SV *fd
+	unsigned flags
     PREINIT:
 	shpool_t *p = NULL;
 	int rc, n;
     CODE:
 	class_arg(aTHX_ class, cv);
-	check_kind(aTHX_ cv, kind);
+	if (kind != SHPOOL_ANY_KIND)
+		check_kind(aTHX_ cv, kind);
 	n = fd_arg(aTHX_ fd, cv);
-	rc = shpool_open_fd(&p, n, kind);
+	rc = shpool_attach_fd(&p, n, kind, attach_flags(aTHX_ cv, flags));
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
-	RETVAL = wrap_pool(aTHX_ p, class);
+	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
+			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
     OUTPUT:
 	RETVAL
 
 SV *
-_open(class, kind, path)
+_open(class, kind, path, flags = 0)
 	SV *class
 	int kind
 	SV *path
+	unsigned flags
     PREINIT:
 	shpool_t *p = NULL;
 	int rc;
 	const char *s;
     CODE:
 	class_arg(aTHX_ class, cv);
-	check_kind(aTHX_ cv, kind);
+	if (kind != SHPOOL_ANY_KIND)
+		check_kind(aTHX_ cv, kind);
 	if (!SvOK(path))
 		CROAK("path is undef");
 	s = SvPV_nolen(path);
 	if (strlen(s) != SvCUR(path))
 		CROAK("path contains a NUL byte");
-	rc = shpool_open(&p, s, kind);
+	rc = shpool_attach(&p, s, kind, attach_flags(aTHX_ cv, flags));
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
-	RETVAL = wrap_pool(aTHX_ p, class);
+	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
+			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
     OUTPUT:
 	RETVAL
 
@@ -502,6 +530,22 @@ kind(self)
 	IPC_Shpool self
     CODE:
 	RETVAL = shpool_kind_of(self);
+    OUTPUT:
+	RETVAL
+
+const char *
+kind_name(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_kind_name((shpool_kind)shpool_kind_of(self));
+    OUTPUT:
+	RETVAL
+
+bool
+is_readonly(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_is_readonly(self) == 1;
     OUTPUT:
 	RETVAL
 

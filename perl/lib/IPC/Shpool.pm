@@ -82,16 +82,36 @@ sub new_memfd {
 	return _call('new_memfd', \&_create_memfd, $class, $class->_kind, $name, $capacity, $esize, $flags);
 }
 
+# Attach options: readonly => 1 maps the pool read-only (every call that
+# would change it croaks with EROFS).
+sub _attach_flags {
+	my ($class, $args) = @_;
+	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
+	for my $k (keys %$o) {
+		Carp::croak("${class}: unknown option '$k'") unless $k eq 'readonly';
+	}
+	return $o->{readonly} ? RDONLY() : 0;
+}
+
+# IPC::Shpool itself attaches a pool of any kind, blessed into its kind's
+# class; a subclass attaches its own kind only.
+sub _attach_kind {
+	my ($class) = @_;
+	return $class eq 'IPC::Shpool' ? KIND_ANY() : $class->_kind;
+}
+
 sub new_from_fd {
 	my $class = shift;
-	Carp::croak("usage: ${class}->new_from_fd(\$fd)") if @_ != 1;
-	return _call('new_from_fd', \&_open_fd, $class, $class->_kind, $_[0]);
+	my $flags = $class->_attach_flags(\@_);
+	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1 }])") if @_ != 1;
+	return _call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0], $flags);
 }
 
 sub open {
 	my $class = shift;
-	Carp::croak("usage: ${class}->open(\$path)") if @_ != 1;
-	return _call('open', \&_open, $class, $class->_kind, $_[0]);
+	my $flags = $class->_attach_flags(\@_);
+	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1 }])") if @_ != 1;
+	return _call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags);
 }
 
 package IPC::Shpool::I64;
@@ -249,17 +269,31 @@ C<undef>) only shows in F</proc/PID/fd>. Pass L</memfd> to another process
 =head2 new_from_fd
 
     my $pool = IPC::Shpool::I64->new_from_fd($fd);
+    my $pool = IPC::Shpool->new_from_fd($fd, { readonly => 1 });
 
 Attaches the pool in C<$fd> (a file descriptor number or a Perl
-filehandle), checking that it is of the class's kind. The pool keeps its own
-duplicate: the caller may close C<$fd>.
+filehandle). A typed class checks that the pool is of its kind;
+IPC::Shpool itself attaches a pool of any kind and returns an object of
+that kind's class. The pool keeps its own duplicate: the caller may close
+C<$fd>. For C<readonly>, see L</open>.
 
 =head2 open
 
     my $pool = IPC::Shpool::Str->open($path);
+    my $pool = IPC::Shpool->open($path);                     # any kind
+    my $pool = IPC::Shpool->open($path, { readonly => 1 });
 
-Attaches the existing pool at C<$path> without knowing its geometry (a
-libshpool extension); croaks if there is none or it is of another kind.
+Attaches the existing pool at C<$path>, its geometry read from the file (a
+libshpool extension); croaks if there is none or, called on a typed class,
+if it is of another kind. Called on IPC::Shpool itself it attaches a pool of
+any kind and returns an object of that kind's class (IPC::Shpool::I64 for
+an I64 pool, and so on).
+
+With C<< readonly => 1 >> the file is opened read-only (read permission
+is enough) and mapped read-only: every method that reads works, and every
+method that would change the pool (allocation, free, set, the atomics,
+recovery, reset) croaks with the library's "read-only" detail. Use it for
+monitors that must never disturb the pool.
 
 =head1 METHODS
 
@@ -459,6 +493,14 @@ Allocated and free slots now (a snapshot).
     my $pid = $pool->owner($idx);
 
 The PID of the process that allocated the slot, 0 if it is free.
+
+=item kind_name
+
+C<"raw">, C<"i64">, C<"i32">, C<"f64"> or C<"str"> (an extension).
+
+=item is_readonly
+
+True for a handle attached with C<< readonly => 1 >> (an extension).
 
 =item kind
 
@@ -695,8 +737,10 @@ time as well as the PID, so a recycled PID keeps nothing.
 
 =item *
 
-Extensions: the options hash of the constructors, L</open>, L</stride>,
-L</kind>, L</check>, the guard methods, L</library_version>.
+Extensions: the options hash of the constructors, L</open>, read-only
+handles, attaching any kind through IPC::Shpool, L</stride>, L</kind>,
+L</kind_name>, L</is_readonly>, L</check>, the guard methods,
+L</library_version>.
 
 =back
 
