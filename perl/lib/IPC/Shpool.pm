@@ -688,8 +688,9 @@ library is a release of the module.
 A child forked after the pool was opened shares it, anonymous pools
 included; its guards never free the parent's slots. The mapping is unmapped
 when the last reference to the pool object (the object itself, a guard, a
-L</slot_sv> scalar) is gone. Pool objects are not cloned into new Perl
-threads (they are undef there): open the pool again in the thread.
+L</slot_sv> scalar) is gone. Pool and guard objects are not cloned into
+new Perl threads (a thread sees an unblessed undef in their place, so a
+method call there croaks): open the pool again in the thread.
 
 =head1 Differences from Data::Pool::Shared
 
@@ -732,8 +733,26 @@ not always C<elem_size>.
 
 =item *
 
-L</reset> wakes every waiter; L</recover_stale> checks the process start
-time as well as the PID, so a recycled PID keeps nothing.
+L</free_n> croaks, freeing nothing, when the list has an index out of
+range (the library would skip it); L</alloc_n> croaks for more slots than
+the pool has, since it could never succeed.
+
+=item *
+
+Frees signal the eventfd only in pools created with C<notify_on_free>;
+in others only L</notify> does. The eventfd belongs to the handle (and the
+children forked with it), not to the pool: see L</eventfd Integration>.
+
+=item *
+
+Timeouts are rounded up to whole milliseconds (the futex wait's unit), so
+a positive timeout never becomes "do not wait".
+
+=item *
+
+L</recover_stale> identifies a slot's owner by PID and process start time,
+so a process that reuses a dead one's PID neither keeps its slots nor loses
+its own.
 
 =item *
 
