@@ -553,7 +553,22 @@ void
 _empty(self, ...)
 	SV *self
     CODE:
+	/* bench.pl's yardstick: an XS method call that does nothing. */
 	PERL_UNUSED_VAR(self);
+
+void
+_bench_pairs(self, n)
+	IPC_Shpool self
+	IV n
+    CODE:
+	/* bench.pl: n alloc+free pairs from C, the library's share of a
+	 * pair made from Perl. */
+	while (n-- > 0) {
+		int64_t x = shpool_alloc(self, 0);
+		if (x < 0)
+			croak_rc(aTHX_ cv, x);
+		shpool_free(self, (uint64_t)x);
+	}
 
 void
 alloc(self, timeout = NULL)
