@@ -4,9 +4,10 @@
 set -eu
 cd "$(dirname "$0")"
 
-# Debian packages the build and `make check` need. Extra names may be passed
-# in SHPOOL_EXTRA_DEPS (CI adds clang, valgrind, ...).
-DEPS="autoconf automake libtool make gcc pkg-config check ${SHPOOL_EXTRA_DEPS:-}"
+# Debian packages the build and `make check` need (libperl-dev: the Perl
+# binding). Extra names may be passed in SHPOOL_EXTRA_DEPS (CI adds clang,
+# valgrind, ...).
+DEPS="autoconf automake libtool make gcc pkg-config check libperl-dev ${SHPOOL_EXTRA_DEPS:-}"
 
 install_deps() {
 	missing=""

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages: build libshpool1, libshpool-dev and shpool-tools from a
-# fresh copy of the tree (this one is already configured in-tree), lintian
-# them, install them, build and run an outside program against the installed
-# package with pkg-config alone, then remove them again.
+# Debian packages: build libshpool1, libshpool-dev, shpool-tools and
+# libshpool-perl from a fresh copy of the tree (this one is already
+# configured in-tree), lintian them, install them, build and run an outside
+# program against the installed package with pkg-config alone, use the Perl
+# binding, then remove them again.
 # Cost: about 3-4 minutes on 2 idle cores (the package build runs make check).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +21,7 @@ cleanup() {
 	# The packages must not outlive this step: later steps build from the
 	# tree and must not pick up a system copy of the library by accident.
 	if [ "$installed" = yes ]; then
-		apt-get purge -y -qq libshpool1 libshpool-dev shpool-tools >/dev/null || true
+		apt-get purge -y -qq libshpool1 libshpool-dev shpool-tools libshpool-perl >/dev/null || true
 	fi
 	rm -rf "$work"
 }
@@ -50,7 +51,7 @@ cd "$work"
 # Each listing goes to a file ("path [-> target]", path always followed by a
 # space) that expect() greps directly: `dpkg-deb -c | grep -q` under pipefail
 # fails whenever grep stops reading before dpkg-deb has written everything.
-for deb in libshpool1 libshpool-dev shpool-tools; do
+for deb in libshpool1 libshpool-dev shpool-tools libshpool-perl; do
 	dpkg-deb -c "$deb"_*.deb | awk '{ print $6, $7, $8 }' >"$deb.list"
 	echo "-- contents of $deb"
 	awk '$1 !~ /\/$/ { print "  " $0 }' "$deb.list"
@@ -75,6 +76,9 @@ while IFS= read -r page; do
 	expect "$pkg" "usr/share/man/man$sec/${name//./\\.}(\\.gz)?"
 done < <(cd "$top" && git ls-files -- '*.[1-8]')
 expect shpool-tools 'usr/bin/shpool'
+expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/IPC/Shpool\.pm'
+expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/auto/IPC/Shpool/Shpool\.so'
+expect libshpool-perl 'usr/share/man/man3/IPC::Shpool\.3pm(\.gz)?'
 [ "$fail" = 0 ] || { echo "40-debian: FAILED: packages lack files (above)"; exit 1; }
 
 echo "-- lintian (fails on errors and warnings)"
@@ -86,12 +90,18 @@ lintian --allow-root --display-info --pedantic --fail-on error,warning \
 
 echo "-- installing the packages"
 installed=yes
-apt-get install -y -qq ./libshpool1_*.deb ./libshpool-dev_*.deb ./shpool-tools_*.deb >/dev/null
+apt-get install -y -qq ./libshpool1_*.deb ./libshpool-dev_*.deb ./shpool-tools_*.deb \
+	./libshpool-perl_*.deb >/dev/null
 objdump -p "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libshpool.so.1" | grep SONAME
 
 echo "-- an outside program against the installed package (debian/tests/build-outside)"
 AUTOPKGTEST_TMP="$work/outside" && mkdir "$AUTOPKGTEST_TMP" && export AUTOPKGTEST_TMP
 "$src/debian/tests/build-outside"
+echo "-- the Perl binding, installed (debian/tests/perl-use)"
+"$src/debian/tests/perl-use"
+perl -MIPC::Shpool -e 'my $p = IPC::Shpool::Str->new(undef, 2, 16);
+	my $i = $p->alloc_set("installed") // die "alloc_set\n";
+	$p->get($i) eq "installed" && $p->free($i) or die "round trip\n"; print "perl: alloc/free ok\n"'
 if command -v shpool >/dev/null; then
 	echo "-- installed: $(command -v shpool)"
 fi

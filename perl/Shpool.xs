@@ -1,0 +1,1629 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * IPC::Shpool: the Perl binding of libshpool (see lib/IPC/Shpool.pm for the
+ * manual). One XSUB per method; each checks its arguments itself and
+ * croaks with the library's detail (shpool_last_error()) on misuse, so no
+ * Perl value can crash the process.
+ *
+ * Objects: a pool is a blessed reference to a PVMG that carries ext magic
+ * (pool_vtbl) whose mg_ptr is the shpool_t handle. The magic's free hook
+ * closes the handle, so the handle lives exactly as long as the PVMG: a
+ * guard or a slot_sv scalar that holds a reference count on the PVMG keeps
+ * the mapping alive. Looking the magic up by its vtable address makes a
+ * forged object (bless \my $x, 'IPC::Shpool') a croak, not a crash.
+ */
+#define PERL_NO_GET_CONTEXT
+#include "EXTERN.h"
+#include "perl.h"
+#include "XSUB.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <shpool.h>
+
+/* ---- objects ------------------------------------------------------------ */
+
+static int pool_free(pTHX_ SV *sv, MAGIC *mg)
+{
+	PERL_UNUSED_ARG(sv);
+	if (mg->mg_ptr) {
+		shpool_close((shpool_t *)mg->mg_ptr);
+		mg->mg_ptr = NULL;
+	}
+	return 0;
+}
+
+static MGVTBL pool_vtbl = { NULL, NULL, NULL, NULL, pool_free, NULL, NULL, NULL };
+
+/* A guard: the C guard plus a counted reference to the pool's PVMG. */
+typedef struct {
+	shpool_guard_t g;
+	SV *pool_obj;
+} plguard;
+
+static int guard_free(pTHX_ SV *sv, MAGIC *mg)
+{
+	plguard *pg = (plguard *)mg->mg_ptr;
+	PERL_UNUSED_ARG(sv);
+	if (pg) {
+		/* DESTROY normally emptied it already; this covers objects
+		 * freed without DESTROY (never in a fork child: the guard
+		 * checks the PID itself). */
+		shpool_guard_cleanup(&pg->g);
+		SvREFCNT_dec(pg->pool_obj);
+		Safefree(pg);
+		mg->mg_ptr = NULL;
+	}
+	return 0;
+}
+
+static MGVTBL guard_vtbl = { NULL, NULL, NULL, NULL, guard_free, NULL, NULL, NULL };
+
+/* slot_sv scalars: the magic only holds the pool's PVMG (mg_obj). */
+static MGVTBL slotsv_vtbl = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+
+static MAGIC *find_magic(SV *obj, const MGVTBL *vtbl)
+{
+	MAGIC *mg;
+
+	if (SvTYPE(obj) < SVt_PVMG)
+		return NULL;
+	for (mg = SvMAGIC(obj); mg; mg = mg->mg_moremagic)
+		if (mg->mg_type == PERL_MAGIC_ext && mg->mg_virtual == vtbl)
+			return mg;
+	return NULL;
+}
+
+/* "IPC::Shpool::I64::add" for messages: the running XSUB's full name. */
+#define SUBNAME(cv) \
+	HvNAME(GvSTASH(CvGV(cv))), GvNAME(CvGV(cv))
+
+static void croak_rc(pTHX_ CV *cv, int64_t rc) __attribute__((noreturn));
+static void croak_rc(pTHX_ CV *cv, int64_t rc)
+{
+	const char *detail = shpool_last_error();
+
+	if (!detail || !*detail)
+		detail = shpool_strerror((int)rc);
+	croak("%s::%s: %s", SUBNAME(cv), detail);
+}
+
+#define CROAK(...) croak_fmt(aTHX_ cv, __VA_ARGS__)
+static void croak_fmt(pTHX_ CV *cv, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+static void croak_fmt(pTHX_ CV *cv, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	croak("%s::%s: %s", SUBNAME(cv), buf);
+}
+
+static SV *pool_obj_of(pTHX_ SV *self, CV *cv)
+{
+	if (self && SvROK(self) && find_magic(SvRV(self), &pool_vtbl))
+		return SvRV(self);
+	CROAK("not an IPC::Shpool object");
+}
+
+static shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
+{
+	if (SvROK(self)) {
+		MAGIC *mg = find_magic(SvRV(self), &pool_vtbl);
+		if (mg && mg->mg_ptr)
+			return (shpool_t *)mg->mg_ptr;
+	}
+	CROAK("not an IPC::Shpool object");
+}
+
+static plguard *guard_arg(pTHX_ SV *self, CV *cv)
+{
+	if (SvROK(self)) {
+		MAGIC *mg = find_magic(SvRV(self), &guard_vtbl);
+		if (mg && mg->mg_ptr)
+			return (plguard *)mg->mg_ptr;
+	}
+	CROAK("not an IPC::Shpool::Guard object");
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/* A slot index: a non-negative integer (a whole number in an NV or a
+ * numeric string is accepted). The range is the library's to check. */
+static uint64_t idx_arg(pTHX_ SV *sv, CV *cv)
+{
+	NV n;
+
+	SvGETMAGIC(sv);
+	if (SvIOK(sv)) {
+		if (SvIsUV(sv))
+			return SvUVX(sv);
+		if (SvIVX(sv) >= 0)
+			return (uint64_t)SvIVX(sv);
+		CROAK("slot index %" IVdf " is negative", SvIVX(sv));
+	}
+	if (!SvOK(sv))
+		CROAK("slot index is undef");
+	if (SvROK(sv) || !looks_like_number(sv))
+		CROAK("slot index is not a number");
+	n = SvNV_nomg(sv);
+	if (!(n >= 0) || n != floor(n) || n >= 18446744073709551616.0)
+		CROAK("slot index %" NVgf " is not a non-negative integer", n);
+	return (uint64_t)n;
+}
+
+/* An integer value in [lo, hi] (int64 or int32 slots, counts). Strings
+ * such as "12" and integer-valued NVs are accepted; anything else croaks. */
+static int64_t int_arg(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
+{
+	int64_t v;
+
+	SvGETMAGIC(sv);
+	if (!SvIOK(sv)) {
+		NV n;
+		if (!SvOK(sv))
+			CROAK("%s is undef", what);
+		if (SvROK(sv) || !looks_like_number(sv))
+			CROAK("%s is not a number", what);
+		/* Sets IOK when the number is an exact integer. */
+		(void)SvIV_please_nomg(sv);
+		if (!SvIOK(sv)) {
+			n = SvNV_nomg(sv);
+			CROAK("%s %" NVgf " is not an integer in range", what, n);
+		}
+	}
+	if (SvIsUV(sv)) {
+		if (SvUVX(sv) > (UV)hi)
+			CROAK("%s %" UVuf " is out of range [%" IVdf ", %" IVdf "]", what,
+			      SvUVX(sv), (IV)lo, (IV)hi);
+		return (int64_t)SvUVX(sv);
+	}
+	v = SvIVX(sv);
+	if (v < lo || v > hi)
+		CROAK("%s %" IVdf " is out of range [%" IVdf ", %" IVdf "]", what,
+		      (IV)v, (IV)lo, (IV)hi);
+	return v;
+}
+
+static NV num_arg(pTHX_ SV *sv, CV *cv, const char *what)
+{
+	SvGETMAGIC(sv);
+	if (SvNOK(sv) || SvIOK(sv))
+		return SvNV_nomg(sv);
+	if (!SvOK(sv))
+		CROAK("%s is undef", what);
+	if (SvROK(sv) || !looks_like_number(sv))
+		CROAK("%s is not a number", what);
+	return SvNV_nomg(sv);
+}
+
+/* Seconds (fractional) to poll(2)-style milliseconds: undef or negative
+ * waits forever, 0 does not wait, anything else waits at least that long
+ * (rounded up to a whole millisecond; longer than INT_MAX ms, or +Inf,
+ * waits forever). */
+static int timeout_arg(pTHX_ SV *sv, CV *cv)
+{
+	NV s, ms;
+
+	if (!sv)
+		return -1;
+	SvGETMAGIC(sv);
+	if (SvIOK(sv) && !SvIsUV(sv)) { /* alloc(0), alloc(5): no NV */
+		IV iv = SvIVX(sv);
+		return iv < 0 ? -1 : iv == 0 ? 0 : iv >= INT_MAX / 1000 ? -1 : (int)iv * 1000;
+	}
+	if (!SvOK(sv))
+		return -1;
+	s = num_arg(aTHX_ sv, cv, "timeout");
+	if (s != s)
+		CROAK("timeout is NaN");
+	if (s < 0)
+		return -1;
+	if (s == 0)
+		return 0;
+	ms = ceil(s * 1000.0);
+	if (ms >= (NV)INT_MAX)
+		return -1;
+	return (int)ms;
+}
+
+/* A file descriptor: an integer or a Perl filehandle (its fileno). */
+static int fd_arg(pTHX_ SV *sv, CV *cv)
+{
+	SV *h = sv;
+	IO *io = NULL;
+
+	SvGETMAGIC(sv);
+	if (SvROK(sv))
+		h = SvRV(sv);
+	if (isGV_with_GP(h))
+		io = GvIO((GV *)h);
+	else if (SvTYPE(h) == SVt_PVIO)
+		io = (IO *)h;
+	else if (SvROK(sv))
+		CROAK("file descriptor is neither a number nor a filehandle");
+	else
+		return (int)int_arg(aTHX_ sv, cv, "file descriptor", 0, INT_MAX);
+	if (!io || !IoIFP(io))
+		CROAK("filehandle is not open");
+	return PerlIO_fileno(IoIFP(io));
+}
+
+static const char *bytes_arg(pTHX_ SV *sv, CV *cv, STRLEN *len)
+{
+	SvGETMAGIC(sv);
+	if (!SvOK(sv))
+		CROAK("value is undef");
+	if (SvROK(sv) && !SvAMAGIC(sv))
+		CROAK("value is a reference");
+	/* Bytes: a string with characters above 255 croaks here. */
+	return SvPVbyte_nomg(sv, *len);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static SV *wrap_pool(pTHX_ shpool_t *p, SV *class_sv)
+{
+	SV *obj = newSV_type(SVt_PVMG);
+	SV *rv;
+	const char *class = SvPV_nolen(class_sv);
+
+	sv_magicext(obj, NULL, PERL_MAGIC_ext, &pool_vtbl, (const char *)p, 0);
+	rv = newRV_noinc(obj);
+	sv_bless(rv, gv_stashpv(class, GV_ADD));
+	return rv;
+}
+
+static const char *class_arg(pTHX_ SV *sv, CV *cv)
+{
+	if (SvROK(sv) || !SvOK(sv))
+		CROAK("call it as a class method");
+	return SvPV_nolen(sv);
+}
+
+/* Each kind's class: a pool object is blessed into it. */
+static void check_kind(pTHX_ CV *cv, int kind)
+{
+	if (kind < SHPOOL_RAW || kind > SHPOOL_STR)
+		CROAK("unknown pool kind %d", kind);
+}
+
+/* The class of a pool attached as SHPOOL_ANY_KIND. */
+static SV *class_of_kind(pTHX_ int kind)
+{
+	static const char *const name[] = {
+		[SHPOOL_RAW] = "IPC::Shpool", [SHPOOL_I64] = "IPC::Shpool::I64",
+		[SHPOOL_I32] = "IPC::Shpool::I32", [SHPOOL_F64] = "IPC::Shpool::F64",
+		[SHPOOL_STR] = "IPC::Shpool::Str",
+	};
+	return sv_2mortal(newSVpv(kind >= SHPOOL_RAW && kind <= SHPOOL_STR ? name[kind]
+				  : "IPC::Shpool", 0));
+}
+
+/* Attach flags from the Perl side: only SHPOOL_RDONLY is known. */
+static unsigned attach_flags(pTHX_ CV *cv, unsigned flags)
+{
+	if (flags & ~(unsigned)SHPOOL_RDONLY)
+		CROAK("unknown attach flags 0x%x", flags);
+	return flags;
+}
+
+static int each_cb(shpool_t *p, uint64_t idx, void *arg)
+{
+	dTHX;
+	SV **cb = (SV **)arg;
+	PERL_UNUSED_ARG(p);
+	if (cb[1]) { /* collecting into an array */
+		av_push((AV *)cb[1], newSVuv(idx));
+		return 0;
+	}
+	{
+		dSP;
+		ENTER;
+		SAVETMPS;
+		PUSHMARK(SP);
+		mXPUSHu(idx);
+		PUTBACK;
+		call_sv(cb[0], G_DISCARD | G_EVAL);
+		FREETMPS;
+		LEAVE;
+	}
+	return SvTRUE(ERRSV) ? 1 : 0;
+}
+
+/* Guard allocation shared by alloc_guard and try_alloc_guard. Returns the
+ * number of values pushed: (idx, guard), or () on timeout/full. */
+static int make_guard(pTHX_ CV *cv, SV *self, int timeout_ms, SV **out_idx, SV **out_guard)
+{
+	SV *pobj = pool_obj_of(aTHX_ self, cv);
+	shpool_t *p = pool_arg(aTHX_ self, cv);
+	plguard *pg;
+	SV *obj, *rv;
+	shpool_guard_t g = shpool_guard_alloc(p, timeout_ms);
+
+	if (g.idx < 0) {
+		if (g.idx == -EAGAIN || g.idx == -ETIMEDOUT)
+			return 0;
+		croak_rc(aTHX_ cv, g.idx);
+	}
+	Newxz(pg, 1, plguard);
+	pg->g = g;
+	pg->pool_obj = SvREFCNT_inc_simple_NN(pobj);
+	obj = newSV_type(SVt_PVMG);
+	sv_magicext(obj, NULL, PERL_MAGIC_ext, &guard_vtbl, (const char *)pg, 0);
+	rv = newRV_noinc(obj);
+	sv_bless(rv, gv_stashpv("IPC::Shpool::Guard", GV_ADD));
+	*out_idx = sv_2mortal(newSVuv((UV)g.idx));
+	*out_guard = sv_2mortal(rv);
+	return 2;
+}
+
+static SV *alloc_result(pTHX_ CV *cv, int64_t rc)
+{
+	if (rc >= 0)
+		return newSVuv((UV)rc);
+	if (rc == -EAGAIN || rc == -ETIMEDOUT)
+		return &PL_sv_undef;
+	croak_rc(aTHX_ cv, rc);
+}
+
+typedef shpool_t *IPC_Shpool;
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool
+
+PROTOTYPES: DISABLE
+
+BOOT:
+{
+	HV *stash = gv_stashpv("IPC::Shpool", GV_ADD);
+	newCONSTSUB(stash, "KIND_ANY", newSViv(SHPOOL_ANY_KIND));
+	newCONSTSUB(stash, "RDONLY", newSVuv(SHPOOL_RDONLY));
+	newCONSTSUB(stash, "KIND_RAW", newSViv(SHPOOL_RAW));
+	newCONSTSUB(stash, "KIND_I64", newSViv(SHPOOL_I64));
+	newCONSTSUB(stash, "KIND_I32", newSViv(SHPOOL_I32));
+	newCONSTSUB(stash, "KIND_F64", newSViv(SHPOOL_F64));
+	newCONSTSUB(stash, "KIND_STR", newSViv(SHPOOL_STR));
+	newCONSTSUB(stash, "NO_ZERO", newSVuv(SHPOOL_NO_ZERO));
+	newCONSTSUB(stash, "NOTIFY_ON_FREE", newSVuv(SHPOOL_NOTIFY_ON_FREE));
+	newCONSTSUB(stash, "HEADER_VERSION",
+		    newSVpvf("%d.%d.%d", SHPOOL_VERSION_MAJOR, SHPOOL_VERSION_MINOR,
+			     SHPOOL_VERSION_PATCH));
+}
+
+const char *
+library_version()
+    CODE:
+	RETVAL = shpool_version();
+    OUTPUT:
+	RETVAL
+
+SV *
+_create(class, kind, path, capacity, elem_size, flags, mode)
+	SV *class
+	int kind
+	SV *path
+	SV *capacity
+	SV *elem_size
+	unsigned flags
+	unsigned mode
+    PREINIT:
+	shpool_t *p = NULL;
+	shpool_options o;
+	uint64_t cap;
+	int64_t esize;
+	int rc;
+    CODE:
+	class_arg(aTHX_ class, cv);
+	check_kind(aTHX_ cv, kind);
+	cap = (uint64_t)int_arg(aTHX_ capacity, cv, "capacity", 1, (int64_t)SHPOOL_MAX_CAPACITY);
+	esize = int_arg(aTHX_ elem_size, cv, "elem_size", 0, SHPOOL_MAX_ELEM_SIZE);
+	memset(&o, 0, sizeof(o));
+	o.flags = flags;
+	o.mode = mode;
+	if (SvOK(path)) {
+		const char *s = SvPV_nolen(path);
+		if (strlen(s) != SvCUR(path))
+			CROAK("path contains a NUL byte");
+		rc = shpool_create(&p, s, kind, cap, (uint32_t)esize, &o);
+	} else {
+		rc = shpool_create(&p, NULL, kind, cap, (uint32_t)esize, &o);
+	}
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = wrap_pool(aTHX_ p, class);
+    OUTPUT:
+	RETVAL
+
+SV *
+_create_memfd(class, kind, name, capacity, elem_size, flags)
+	SV *class
+	int kind
+	SV *name
+	SV *capacity
+	SV *elem_size
+	unsigned flags
+    PREINIT:
+	shpool_t *p = NULL;
+	shpool_options o;
+	uint64_t cap;
+	int64_t esize;
+	int rc;
+	const char *s = "shpool";
+    CODE:
+	class_arg(aTHX_ class, cv);
+	check_kind(aTHX_ cv, kind);
+	cap = (uint64_t)int_arg(aTHX_ capacity, cv, "capacity", 1, (int64_t)SHPOOL_MAX_CAPACITY);
+	esize = int_arg(aTHX_ elem_size, cv, "elem_size", 0, SHPOOL_MAX_ELEM_SIZE);
+	memset(&o, 0, sizeof(o));
+	o.flags = flags;
+	if (SvOK(name)) {
+		s = SvPV_nolen(name);
+		if (strlen(s) != SvCUR(name))
+			CROAK("name contains a NUL byte");
+	}
+	rc = shpool_create_memfd(&p, s, kind, cap, (uint32_t)esize, &o);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = wrap_pool(aTHX_ p, class);
+    OUTPUT:
+	RETVAL
+
+SV *
+_open_fd(class, kind, fd, flags = 0)
+	SV *class
+	int kind
+	SV *fd
+	unsigned flags
+    PREINIT:
+	shpool_t *p = NULL;
+	int rc, n;
+    CODE:
+	class_arg(aTHX_ class, cv);
+	if (kind != SHPOOL_ANY_KIND)
+		check_kind(aTHX_ cv, kind);
+	n = fd_arg(aTHX_ fd, cv);
+	rc = shpool_attach_fd(&p, n, kind, attach_flags(aTHX_ cv, flags));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
+			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
+    OUTPUT:
+	RETVAL
+
+SV *
+_open(class, kind, path, flags = 0)
+	SV *class
+	int kind
+	SV *path
+	unsigned flags
+    PREINIT:
+	shpool_t *p = NULL;
+	int rc;
+	const char *s;
+    CODE:
+	class_arg(aTHX_ class, cv);
+	if (kind != SHPOOL_ANY_KIND)
+		check_kind(aTHX_ cv, kind);
+	if (!SvOK(path))
+		CROAK("path is undef");
+	s = SvPV_nolen(path);
+	if (strlen(s) != SvCUR(path))
+		CROAK("path contains a NUL byte");
+	rc = shpool_attach(&p, s, kind, attach_flags(aTHX_ cv, flags));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
+			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
+    OUTPUT:
+	RETVAL
+
+int
+kind(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_kind_of(self);
+    OUTPUT:
+	RETVAL
+
+const char *
+kind_name(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_kind_name((shpool_kind)shpool_kind_of(self));
+    OUTPUT:
+	RETVAL
+
+bool
+is_readonly(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_is_readonly(self) == 1;
+    OUTPUT:
+	RETVAL
+
+void
+_empty(self, ...)
+	SV *self
+    CODE:
+	/* bench.pl's yardstick: an XS method call that does nothing. */
+	PERL_UNUSED_VAR(self);
+
+void
+_bench_pairs(self, n)
+	IPC_Shpool self
+	IV n
+    CODE:
+	/* bench.pl: n alloc+free pairs from C, the library's share of a
+	 * pair made from Perl. */
+	while (n-- > 0) {
+		int64_t x = shpool_alloc(self, 0);
+		if (x < 0)
+			croak_rc(aTHX_ cv, x);
+		shpool_free(self, (uint64_t)x);
+	}
+
+void
+alloc(self, timeout = NULL)
+	IPC_Shpool self
+	SV *timeout
+    ALIAS:
+	try_alloc = 1
+    PREINIT:
+	int64_t rc;
+    PPCODE:
+	/* The index goes back in the XSUB's TARG: no new SV per call. */
+	if (ix && timeout)
+		croak_xs_usage(cv, "self");
+	rc = shpool_alloc(self, ix ? 0 : timeout_arg(aTHX_ timeout, cv));
+	if (rc >= 0) {
+		dXSTARG;
+		PUSHu((UV)rc);
+	} else if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+		PUSHs(&PL_sv_undef);
+	} else {
+		croak_rc(aTHX_ cv, rc);
+	}
+
+bool
+free(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_free(self, idx_arg(aTHX_ idx, cv));
+	if (rc < 0 && rc != -ENOENT)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc == 0;
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_n(self, n, timeout = NULL)
+	IPC_Shpool self
+	SV *n
+	SV *timeout
+    PREINIT:
+	int64_t count;
+	int ms, rc;
+	uint64_t *out;
+	AV *av;
+	int64_t i;
+    CODE:
+	count = int_arg(aTHX_ n, cv, "count", 0, (int64_t)shpool_capacity(self));
+	ms = timeout_arg(aTHX_ timeout, cv);
+	Newx(out, count ? count : 1, uint64_t);
+	SAVEFREEPV(out);
+	rc = shpool_alloc_n(self, out, (size_t)count, ms);
+	if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+		RETVAL = &PL_sv_undef;
+	} else if (rc < 0) {
+		croak_rc(aTHX_ cv, rc);
+	} else {
+		av = newAV();
+		av_extend(av, count);
+		for (i = 0; i < count; i++)
+			av_push(av, newSVuv(out[i]));
+		RETVAL = newRV_noinc((SV *)av);
+	}
+    OUTPUT:
+	RETVAL
+
+IV
+free_n(self, indices)
+	IPC_Shpool self
+	SV *indices
+    PREINIT:
+	AV *av;
+	SSize_t n, i;
+	uint64_t *idx;
+	int64_t rc;
+    CODE:
+	SvGETMAGIC(indices);
+	if (!SvROK(indices) || SvTYPE(SvRV(indices)) != SVt_PVAV)
+		CROAK("indices must be an array reference");
+	av = (AV *)SvRV(indices);
+	n = av_len(av) + 1;
+	Newx(idx, n ? n : 1, uint64_t);
+	SAVEFREEPV(idx);
+	for (i = 0; i < n; i++) {
+		SV **e = av_fetch(av, i, 0);
+		if (!e)
+			CROAK("indices has an undef element at %ld", (long)i);
+		idx[i] = idx_arg(aTHX_ *e, cv);
+		/* The library skips an index out of range; a list with one is
+		 * a mistake, refused before anything is freed. */
+		if (idx[i] >= shpool_capacity(self))
+			CROAK("slot index %" UVuf " is out of range (capacity %" UVuf ")",
+			      (UV)idx[i], (UV)shpool_capacity(self));
+	}
+	rc = shpool_free_n(self, idx, (size_t)n);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)rc;
+    OUTPUT:
+	RETVAL
+
+SV *
+allocated_slots(self)
+	IPC_Shpool self
+    PREINIT:
+	SV *ctx[2];
+	AV *av;
+	int rc;
+    CODE:
+	av = newAV();
+	RETVAL = newRV_noinc((SV *)av);
+	sv_2mortal(RETVAL);
+	ctx[0] = NULL;
+	ctx[1] = (SV *)av;
+	rc = shpool_each_allocated(self, each_cb, ctx);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	SvREFCNT_inc_simple_void_NN(RETVAL);
+    OUTPUT:
+	RETVAL
+
+void
+each_allocated(self, callback)
+	IPC_Shpool self
+	SV *callback
+    PREINIT:
+	SV *ctx[2];
+	int rc;
+    CODE:
+	SvGETMAGIC(callback);
+	if (!SvROK(callback) || SvTYPE(SvRV(callback)) != SVt_PVCV)
+		CROAK("callback must be a code reference");
+	ctx[0] = callback;
+	ctx[1] = NULL;
+	rc = shpool_each_allocated(self, each_cb, ctx);
+	if (rc == 1 && SvTRUE(ERRSV))
+		croak_sv(ERRSV);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+
+UV
+ptr(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	uint64_t i;
+	void *q;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	q = shpool_ptr(self, i);
+	if (!q)
+		CROAK("slot index %" UVuf " is out of range (capacity %" UVuf ")",
+		      (UV)i, (UV)shpool_capacity(self));
+	RETVAL = PTR2UV(q);
+    OUTPUT:
+	RETVAL
+
+UV
+data_ptr(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = PTR2UV(shpool_data_ptr(self));
+    OUTPUT:
+	RETVAL
+
+UV
+stride(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_stride(self);
+    OUTPUT:
+	RETVAL
+
+SV *
+slot_sv(self, idx)
+	SV *self
+	SV *idx
+    PREINIT:
+	shpool_t *p;
+	uint64_t i;
+	const char *q;
+	size_t len;
+	int rc;
+	SV *sv;
+    CODE:
+	p = pool_arg(aTHX_ self, cv);
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_is_allocated(p, i);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	if (rc == 0)
+		CROAK("slot %" UVuf " is not allocated", (UV)i);
+	if (shpool_kind_of(p) == SHPOOL_STR) {
+		rc = shpool_str_view(p, i, &q, &len);
+		if (rc < 0)
+			croak_rc(aTHX_ cv, rc);
+	} else {
+		q = shpool_ptr(p, i);
+		len = shpool_elem_size(p);
+	}
+	sv = newSV_type(SVt_PVMG);
+	SvPV_set(sv, (char *)q);
+	SvLEN_set(sv, 0); /* not ours: Perl never frees or grows it */
+	SvCUR_set(sv, len);
+	SvPOK_only(sv);
+	sv_magicext(sv, SvRV(self), PERL_MAGIC_ext, &slotsv_vtbl, NULL, 0);
+	SvREADONLY_on(sv);
+	RETVAL = sv;
+    OUTPUT:
+	RETVAL
+
+SV *
+is_allocated(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_is_allocated(self, idx_arg(aTHX_ idx, cv));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = boolSV(rc);
+    OUTPUT:
+	RETVAL
+
+UV
+capacity(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_capacity(self);
+    OUTPUT:
+	RETVAL
+
+UV
+elem_size(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_elem_size(self);
+    OUTPUT:
+	RETVAL
+
+UV
+used(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_used(self);
+    OUTPUT:
+	RETVAL
+
+UV
+available(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_available(self);
+    OUTPUT:
+	RETVAL
+
+IV
+owner(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	pid_t rc;
+    CODE:
+	rc = shpool_owner(self, idx_arg(aTHX_ idx, cv));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc;
+    OUTPUT:
+	RETVAL
+
+IV
+recover_stale(self)
+	IPC_Shpool self
+    PREINIT:
+	int64_t rc;
+    CODE:
+	rc = shpool_recover_stale(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)rc;
+    OUTPUT:
+	RETVAL
+
+bool
+reset(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_reset(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+IV
+check(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_check(self, NULL);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc;
+    OUTPUT:
+	RETVAL
+
+void
+alloc_guard(self, timeout = NULL)
+	SV *self
+	SV *timeout
+    PREINIT:
+	SV *i, *g;
+	int ms;
+    PPCODE:
+	ms = timeout_arg(aTHX_ timeout, cv);
+	if (make_guard(aTHX_ cv, self, ms, &i, &g)) {
+		EXTEND(SP, 2);
+		PUSHs(i);
+		PUSHs(g);
+	}
+
+void
+try_alloc_guard(self)
+	SV *self
+    PREINIT:
+	SV *i, *g;
+    PPCODE:
+	if (make_guard(aTHX_ cv, self, 0, &i, &g)) {
+		EXTEND(SP, 2);
+		PUSHs(i);
+		PUSHs(g);
+	}
+
+SV *
+path(self)
+	IPC_Shpool self
+    PREINIT:
+	const char *s;
+    CODE:
+	s = shpool_path(self);
+	RETVAL = s ? newSVpv(s, 0) : &PL_sv_undef;
+    OUTPUT:
+	RETVAL
+
+int
+memfd(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_memfd(self);
+    OUTPUT:
+	RETVAL
+
+bool
+sync(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_sync(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+bool
+unlink(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_unlink(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+SV *
+stats(self)
+	IPC_Shpool self
+    PREINIT:
+	shpool_stats_t st;
+	HV *hv;
+	int rc;
+    CODE:
+	rc = shpool_stats(self, &st);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	hv = newHV();
+#define STAT(k) (void)hv_stores(hv, #k, newSVuv((UV)st.k))
+	STAT(capacity);
+	STAT(elem_size);
+	STAT(used);
+	STAT(available);
+	STAT(waiters);
+	STAT(mmap_size);
+	STAT(allocs);
+	STAT(frees);
+	STAT(waits);
+	STAT(timeouts);
+	STAT(recoveries);
+#undef STAT
+	RETVAL = newRV_noinc((SV *)hv);
+    OUTPUT:
+	RETVAL
+
+int
+eventfd(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_eventfd(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc;
+    OUTPUT:
+	RETVAL
+
+int
+eventfd_set(self, fd)
+	IPC_Shpool self
+	SV *fd
+    PREINIT:
+	int n, dupfd, rc;
+    CODE:
+	n = fd_arg(aTHX_ fd, cv);
+	/* The pool takes its own duplicate: the caller's descriptor (often
+	 * a Perl filehandle's) stays the caller's to close. */
+	dupfd = fcntl(n, F_DUPFD_CLOEXEC, 0);
+	if (dupfd < 0)
+		CROAK("fd %d: %s", n, strerror(errno));
+	rc = shpool_eventfd_set(self, dupfd);
+	if (rc < 0) {
+		close(dupfd);
+		croak_rc(aTHX_ cv, rc);
+	}
+	RETVAL = rc;
+    OUTPUT:
+	RETVAL
+
+int
+fileno(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_fileno(self);
+    OUTPUT:
+	RETVAL
+
+bool
+notify(self)
+	IPC_Shpool self
+    PREINIT:
+	int rc;
+    CODE:
+	rc = shpool_notify(self);
+	if (rc < 0 && rc != -EAGAIN)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc == 0;
+    OUTPUT:
+	RETVAL
+
+IV
+eventfd_consume(self)
+	IPC_Shpool self
+    PREINIT:
+	int64_t rc;
+    CODE:
+	rc = shpool_eventfd_consume(self);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)rc;
+    OUTPUT:
+	RETVAL
+
+SV *
+get(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	uint64_t i;
+	uint32_t esz;
+	int rc;
+	SV *sv;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	esz = shpool_elem_size(self);
+	sv = newSV(esz ? esz : 1);
+	RETVAL = sv_2mortal(sv);
+	rc = shpool_get(self, i, SvPVX(sv), esz);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	SvCUR_set(sv, esz);
+	*SvEND(sv) = '\0';
+	SvPOK_only(sv);
+	SvREFCNT_inc_simple_void_NN(sv);
+    OUTPUT:
+	RETVAL
+
+bool
+set(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	const char *s;
+	STRLEN len;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	s = bytes_arg(aTHX_ value, cv, &len);
+	rc = shpool_set(self, i, s, len);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_set(self, value, timeout = NULL)
+	IPC_Shpool self
+	SV *value
+	SV *timeout
+    PREINIT:
+	const char *s;
+	STRLEN len;
+	int ms;
+    CODE:
+	s = bytes_arg(aTHX_ value, cv, &len);
+	ms = timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set(self, s, len, ms));
+    OUTPUT:
+	RETVAL
+
+SV *
+try_alloc_set(self, value)
+	IPC_Shpool self
+	SV *value
+    PREINIT:
+	const char *s;
+	STRLEN len;
+    CODE:
+	s = bytes_arg(aTHX_ value, cv, &len);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set(self, s, len, 0));
+    OUTPUT:
+	RETVAL
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I64
+
+IV
+get(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	int64_t v;
+	int rc;
+    CODE:
+	rc = shpool_i64_get(self, idx_arg(aTHX_ idx, cv), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)v;
+    OUTPUT:
+	RETVAL
+
+bool
+set(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i64_set(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+bool
+cas(self, idx, expected, desired)
+	IPC_Shpool self
+	SV *idx
+	SV *expected
+	SV *desired
+    PREINIT:
+	uint64_t i;
+	int64_t e, d;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
+	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
+	rc = shpool_i64_cas(self, i, e, d);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc == 1;
+    OUTPUT:
+	RETVAL
+
+IV
+cmpxchg(self, idx, expected, desired)
+	IPC_Shpool self
+	SV *idx
+	SV *expected
+	SV *desired
+    PREINIT:
+	uint64_t i;
+	int64_t e, d, old;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
+	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
+	rc = shpool_i64_cmpxchg(self, i, e, d, &old);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)old;
+    OUTPUT:
+	RETVAL
+
+IV
+xchg(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	int64_t old;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i64_xchg(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), &old);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)old;
+    OUTPUT:
+	RETVAL
+
+IV
+add(self, idx, delta)
+	IPC_Shpool self
+	SV *idx
+	SV *delta
+    PREINIT:
+	uint64_t i;
+	int64_t v;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i64_add(self, i, int_arg(aTHX_ delta, cv, "delta", INT64_MIN, INT64_MAX), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)v;
+    OUTPUT:
+	RETVAL
+
+IV
+incr(self, idx)
+	IPC_Shpool self
+	SV *idx
+    ALIAS:
+	decr = 1
+    PREINIT:
+	int64_t v;
+	int rc;
+    CODE:
+	if (ix)
+		rc = shpool_i64_decr(self, idx_arg(aTHX_ idx, cv), &v);
+	else
+		rc = shpool_i64_incr(self, idx_arg(aTHX_ idx, cv), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = (IV)v;
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_set(self, value, timeout = NULL)
+	IPC_Shpool self
+	SV *value
+	SV *timeout
+    PREINIT:
+	int64_t v;
+	int ms;
+    CODE:
+	v = int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX);
+	ms = timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self, v, ms));
+    OUTPUT:
+	RETVAL
+
+SV *
+try_alloc_set(self, value)
+	IPC_Shpool self
+	SV *value
+    CODE:
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self,
+		int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), 0));
+    OUTPUT:
+	RETVAL
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I32
+
+IV
+get(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	int32_t v;
+	int rc;
+    CODE:
+	rc = shpool_i32_get(self, idx_arg(aTHX_ idx, cv), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = v;
+    OUTPUT:
+	RETVAL
+
+bool
+set(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i32_set(self, i, (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+bool
+cas(self, idx, expected, desired)
+	IPC_Shpool self
+	SV *idx
+	SV *expected
+	SV *desired
+    PREINIT:
+	uint64_t i;
+	int32_t e, d;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
+	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
+	rc = shpool_i32_cas(self, i, e, d);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc == 1;
+    OUTPUT:
+	RETVAL
+
+IV
+cmpxchg(self, idx, expected, desired)
+	IPC_Shpool self
+	SV *idx
+	SV *expected
+	SV *desired
+    PREINIT:
+	uint64_t i;
+	int32_t e, d, old;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
+	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
+	rc = shpool_i32_cmpxchg(self, i, e, d, &old);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = old;
+    OUTPUT:
+	RETVAL
+
+IV
+xchg(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	int32_t old;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i32_xchg(self, i,
+		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), &old);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = old;
+    OUTPUT:
+	RETVAL
+
+IV
+add(self, idx, delta)
+	IPC_Shpool self
+	SV *idx
+	SV *delta
+    PREINIT:
+	uint64_t i;
+	int32_t v;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_i32_add(self, i,
+		(int32_t)int_arg(aTHX_ delta, cv, "delta", INT32_MIN, INT32_MAX), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = v;
+    OUTPUT:
+	RETVAL
+
+IV
+incr(self, idx)
+	IPC_Shpool self
+	SV *idx
+    ALIAS:
+	decr = 1
+    PREINIT:
+	int32_t v;
+	int rc;
+    CODE:
+	if (ix)
+		rc = shpool_i32_decr(self, idx_arg(aTHX_ idx, cv), &v);
+	else
+		rc = shpool_i32_incr(self, idx_arg(aTHX_ idx, cv), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = v;
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_set(self, value, timeout = NULL)
+	IPC_Shpool self
+	SV *value
+	SV *timeout
+    PREINIT:
+	int32_t v;
+	int ms;
+    CODE:
+	v = (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX);
+	ms = timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self, v, ms));
+    OUTPUT:
+	RETVAL
+
+SV *
+try_alloc_set(self, value)
+	IPC_Shpool self
+	SV *value
+    CODE:
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self,
+		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), 0));
+    OUTPUT:
+	RETVAL
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::F64
+
+NV
+get(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	double v;
+	int rc;
+    CODE:
+	rc = shpool_f64_get(self, idx_arg(aTHX_ idx, cv), &v);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = v;
+    OUTPUT:
+	RETVAL
+
+bool
+set(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	rc = shpool_f64_set(self, i, num_arg(aTHX_ value, cv, "value"));
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_set(self, value, timeout = NULL)
+	IPC_Shpool self
+	SV *value
+	SV *timeout
+    PREINIT:
+	double v;
+	int ms;
+    CODE:
+	v = num_arg(aTHX_ value, cv, "value");
+	ms = timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self, v, ms));
+    OUTPUT:
+	RETVAL
+
+SV *
+try_alloc_set(self, value)
+	IPC_Shpool self
+	SV *value
+    CODE:
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self,
+		num_arg(aTHX_ value, cv, "value"), 0));
+    OUTPUT:
+	RETVAL
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::Str
+
+SV *
+get(self, idx)
+	IPC_Shpool self
+	SV *idx
+    PREINIT:
+	uint64_t i;
+	const char *s;
+	size_t len;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	/* view + copy: the length is read once (acquire), the bytes after. */
+	rc = shpool_str_view(self, i, &s, &len);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = newSVpvn(s, len);
+    OUTPUT:
+	RETVAL
+
+bool
+set(self, idx, value)
+	IPC_Shpool self
+	SV *idx
+	SV *value
+    PREINIT:
+	uint64_t i;
+	const char *s;
+	STRLEN len;
+	int rc;
+    CODE:
+	i = idx_arg(aTHX_ idx, cv);
+	s = bytes_arg(aTHX_ value, cv, &len);
+	rc = shpool_str_set(self, i, s, len);
+	if (rc < 0)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = 1;
+    OUTPUT:
+	RETVAL
+
+UV
+max_len(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_str_max_len(self);
+    OUTPUT:
+	RETVAL
+
+SV *
+alloc_set(self, value, timeout = NULL)
+	IPC_Shpool self
+	SV *value
+	SV *timeout
+    PREINIT:
+	const char *s;
+	STRLEN len;
+	int ms;
+    CODE:
+	s = bytes_arg(aTHX_ value, cv, &len);
+	ms = timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_str(self, s, len, ms));
+    OUTPUT:
+	RETVAL
+
+SV *
+try_alloc_set(self, value)
+	IPC_Shpool self
+	SV *value
+    PREINIT:
+	const char *s;
+	STRLEN len;
+    CODE:
+	s = bytes_arg(aTHX_ value, cv, &len);
+	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_str(self, s, len, 0));
+    OUTPUT:
+	RETVAL
+
+MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::Guard
+
+SV *
+idx(self)
+	SV *self
+    PREINIT:
+	plguard *pg;
+    CODE:
+	pg = guard_arg(aTHX_ self, cv);
+	RETVAL = pg->g.idx >= 0 ? newSVuv((UV)pg->g.idx) : &PL_sv_undef;
+    OUTPUT:
+	RETVAL
+
+bool
+release(self)
+	SV *self
+    PREINIT:
+	plguard *pg;
+	int rc;
+    CODE:
+	pg = guard_arg(aTHX_ self, cv);
+	rc = shpool_guard_release(&pg->g);
+	if (rc < 0 && rc != -ENOENT)
+		croak_rc(aTHX_ cv, rc);
+	RETVAL = rc == 0;
+    OUTPUT:
+	RETVAL
+
+SV *
+disarm(self)
+	SV *self
+    PREINIT:
+	plguard *pg;
+	int64_t rc;
+    CODE:
+	pg = guard_arg(aTHX_ self, cv);
+	rc = shpool_guard_disarm(&pg->g);
+	RETVAL = rc >= 0 ? newSVuv((UV)rc) : &PL_sv_undef;
+    OUTPUT:
+	RETVAL
+
+void
+DESTROY(self)
+	SV *self
+    PREINIT:
+	MAGIC *mg;
+    CODE:
+	/* Never croak in DESTROY: a foreign object is ignored. */
+	if (SvROK(self) && (mg = find_magic(SvRV(self), &guard_vtbl)) && mg->mg_ptr)
+		shpool_guard_cleanup(&((plguard *)mg->mg_ptr)->g);

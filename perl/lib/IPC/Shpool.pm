@@ -1,0 +1,776 @@
+package IPC::Shpool;
+
+use 5.010;
+use strict;
+use warnings;
+use Carp ();
+
+# MAJOR.MINOR.PATCH of libshpool as MAJOR + MINOR/100 + PATCH/10000
+# (libshpool 0.1.0 is 0.0100, 1.2.3 would be 1.0203); t/00-load.t fails
+# when this and include/shpool.h disagree.
+our $VERSION = '0.0100';
+
+require XSLoader;
+XSLoader::load('IPC::Shpool', $VERSION);
+
+# Threads: a cloned handle would close the mapping twice. Objects are not
+# cloned into new threads (they become undef there); open the pool again.
+sub CLONE_SKIP { 1 }
+
+my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1);
+
+sub _options {
+	my ($class, $args) = @_;
+	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
+	for my $k (keys %$o) {
+		Carp::croak("${class}: unknown option '$k'") unless $OPTION{$k};
+	}
+	my $flags = 0;
+	$flags |= NO_ZERO()        if $o->{no_zero};
+	$flags |= NOTIFY_ON_FREE() if $o->{notify_on_free};
+	my $mode = $o->{mode} // 0;
+	Carp::croak("${class}: mode must be a permission number like 0640")
+		unless $mode =~ /^[0-9]+$/ && $mode <= 07777;
+	return ($flags, $mode);
+}
+
+# The element size argument: required for raw and Str pools (elem_size,
+# max_len), refused for the fixed-size kinds.
+sub _elem_size {
+	my ($class, $args, $what) = @_;
+	my $kind = $class->_kind;
+	if ($kind == KIND_RAW() || $kind == KIND_STR()) {
+		my $n = $kind == KIND_RAW() ? 'elem_size' : 'max_len';
+		Carp::croak("${class}->$what: $n is required") unless @$args >= 1;
+		Carp::croak("${class}->$what: too many arguments") if @$args > 1;
+		return $args->[0];
+	}
+	Carp::croak("${class}->$what: takes no elem_size (slots of this kind have a fixed size)")
+		if @$args;
+	return 0;
+}
+
+sub _kind { KIND_RAW() }
+
+# Run an XS constructor; its croak is re-thrown from the caller's line,
+# under the public method's name.
+sub _call {
+	my ($name, $xs, @args) = @_;
+	my $pool = eval { $xs->(@args) };
+	return $pool if $pool;
+	my $err = $@;
+	$err =~ s/ at \S+ line \d+\.\n\z//;
+	$err =~ s/^IPC::Shpool::_\w+: //;
+	Carp::croak("$args[0]->$name: $err");
+}
+
+sub new {
+	my $class = shift;
+	Carp::croak("usage: ${class}->new(\$path, \$capacity, ...)") if @_ < 2;
+	my ($path, $capacity, @rest) = @_;
+	my ($flags, $mode) = $class->_options(\@rest);
+	my $esize = $class->_elem_size(\@rest, 'new');
+	return _call('new', \&_create, $class, $class->_kind, $path, $capacity, $esize, $flags, $mode);
+}
+
+sub new_memfd {
+	my $class = shift;
+	Carp::croak("usage: ${class}->new_memfd(\$name, \$capacity, ...)") if @_ < 2;
+	my ($name, $capacity, @rest) = @_;
+	my ($flags) = $class->_options(\@rest);
+	my $esize = $class->_elem_size(\@rest, 'new_memfd');
+	return _call('new_memfd', \&_create_memfd, $class, $class->_kind, $name, $capacity, $esize, $flags);
+}
+
+# Attach options: readonly => 1 maps the pool read-only (every call that
+# would change it croaks with EROFS).
+sub _attach_flags {
+	my ($class, $args) = @_;
+	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
+	for my $k (keys %$o) {
+		Carp::croak("${class}: unknown option '$k'") unless $k eq 'readonly';
+	}
+	return $o->{readonly} ? RDONLY() : 0;
+}
+
+# IPC::Shpool itself attaches a pool of any kind, blessed into its kind's
+# class; a subclass attaches its own kind only.
+sub _attach_kind {
+	my ($class) = @_;
+	return $class eq 'IPC::Shpool' ? KIND_ANY() : $class->_kind;
+}
+
+sub new_from_fd {
+	my $class = shift;
+	my $flags = $class->_attach_flags(\@_);
+	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1 }])") if @_ != 1;
+	return _call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0], $flags);
+}
+
+sub open {
+	my $class = shift;
+	my $flags = $class->_attach_flags(\@_);
+	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1 }])") if @_ != 1;
+	return _call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags);
+}
+
+package IPC::Shpool::I64;
+our @ISA = ('IPC::Shpool');
+our $VERSION = $IPC::Shpool::VERSION;
+sub _kind { IPC::Shpool::KIND_I64() }
+
+package IPC::Shpool::I32;
+our @ISA = ('IPC::Shpool');
+our $VERSION = $IPC::Shpool::VERSION;
+sub _kind { IPC::Shpool::KIND_I32() }
+
+package IPC::Shpool::F64;
+our @ISA = ('IPC::Shpool');
+our $VERSION = $IPC::Shpool::VERSION;
+sub _kind { IPC::Shpool::KIND_F64() }
+
+package IPC::Shpool::Str;
+our @ISA = ('IPC::Shpool');
+our $VERSION = $IPC::Shpool::VERSION;
+sub _kind { IPC::Shpool::KIND_STR() }
+
+package IPC::Shpool::Guard;
+our $VERSION = $IPC::Shpool::VERSION;
+sub CLONE_SKIP { 1 }
+
+1;
+__END__
+
+=head1 NAME
+
+IPC::Shpool - a pool of fixed-size slots shared by many processes (libshpool)
+
+=head1 SYNOPSIS
+
+    use IPC::Shpool;
+
+    # 64 raw slots of 256 bytes in a file; other processes open the same path
+    my $pool = IPC::Shpool->new("/dev/shm/jobs-$$", 64, 256);
+    my $idx = $pool->alloc(0.5);            # wait up to half a second
+    if (defined $idx) {
+        $pool->set($idx, "job for pid $$");
+        print unpack("Z*", $pool->get($idx)), "\n";   # up to the first NUL
+        $pool->free($idx);
+    }
+    $pool->unlink;
+
+    # atomic counters shared with forked children
+    my $counters = IPC::Shpool::I64->new(undef, 16);
+    my $c = $counters->alloc_set(0);
+    for (1 .. 4) {
+        defined(my $pid = fork) or die "fork: $!";
+        if (!$pid) { $counters->incr($c) for 1 .. 1000; exit 0 }
+    }
+    1 while wait != -1;
+    print $counters->get($c), "\n";         # 4000
+
+    # a slot that frees itself when $guard goes out of scope
+    {
+        my ($slot, $guard) = $pool->try_alloc_guard;
+    }
+
+=head1 DESCRIPTION
+
+IPC::Shpool is the Perl binding of libshpool, a C library that gives many
+processes one shared pool of fixed-size slots on Linux. Any process can
+allocate a slot, use it in place and free it, lock-free and without a
+system call on the fast path; when the pool is full, an allocation sleeps
+on a futex until a slot comes free or its timeout passes. Slots held by a
+process that died are given back by L</recover_stale>; an eventfd lets an
+event loop wait for room.
+
+A pool lives in a file (under F</dev/shm> for memory only), in an anonymous
+mapping shared with the children forked after it was made, or in a memfd
+that can be passed to an unrelated process.
+
+The classes match those of L<Data::Pool::Shared> one to one, with the same
+methods, arguments and results:
+
+    Data::Pool::Shared       IPC::Shpool          raw bytes
+    Data::Pool::Shared::I64  IPC::Shpool::I64     atomic 64-bit integers
+    Data::Pool::Shared::I32  IPC::Shpool::I32     atomic 32-bit integers
+    Data::Pool::Shared::F64  IPC::Shpool::F64     doubles
+    Data::Pool::Shared::Str  IPC::Shpool::Str     strings of up to max_len bytes
+
+The typed classes inherit every method of IPC::Shpool and add their own
+L</get>, L</set>, L</alloc_set> and, for the integer kinds, the atomics.
+A pool made by the C library, the C<shpool> tool or another binding is the
+same pool: open it with the class of its kind.
+
+=head2 Conventions
+
+=over 4
+
+=item Timeouts
+
+are in seconds and may be fractional. C<undef> (or leaving the argument
+out) or a negative number waits for ever; C<0> does not wait; a positive
+timeout is rounded up to the next millisecond. While a call waits, Perl's
+deferred signal handlers do not run (the wait resumes after a signal); a
+signal without a Perl handler still ends the process as usual.
+
+=item Results
+
+An allocation that times out or finds the pool full returns C<undef> (an
+empty list for the guard calls). Misuse - a slot index out of range, a
+value that does not fit, a slot that is not allocated, a wrong argument
+type - croaks with the library's explanation, prefixed by the method's
+name, for example
+C<IPC::Shpool::I64::add: slot 7 is not allocated>.
+
+=item Slot indices
+
+are integers from 0 to C<capacity - 1>. Undef, references, strings that
+are not numbers and fractions croak.
+
+=item Values
+
+Raw and Str slots take bytes: a string with characters above 255 croaks
+(encode it first). I64 and I32 slots take integers (croak outside the
+slot's range), F64 slots take numbers.
+
+=back
+
+=head1 CONSTRUCTORS
+
+=head2 new
+
+    my $pool = IPC::Shpool->new($path, $capacity, $elem_size, \%options);
+    my $pool = IPC::Shpool::I64->new($path, $capacity, \%options);
+    my $pool = IPC::Shpool::Str->new($path, $capacity, $max_len, \%options);
+
+Creates the pool at C<$path>, or attaches the pool already there if its
+kind, capacity and element size match (croaks otherwise). A new file is
+only visible at C<$path> once it is complete, so processes racing to create
+the same pool all end up with one. With C<$path> C<undef> the pool is an
+anonymous mapping, shared with the processes forked after this call.
+
+C<$elem_size> (raw) and C<$max_len> (Str) are required; the I64, I32 and
+F64 classes take none. C<$capacity> is at least 1 and at most 2**32.
+
+The optional hash reference (libshpool extensions) takes C<mode> (the new
+file's permissions, default 0600), C<notify_on_free> (frees signal the
+eventfd, see L</eventfd Integration>) and C<no_zero> (do not zero a slot on
+allocation).
+
+=head2 new_memfd
+
+    my $pool = IPC::Shpool->new_memfd($name, $capacity, $elem_size, \%options);
+
+Creates the pool in a memfd, sealed against resizing; C<$name> (may be
+C<undef>) only shows in F</proc/PID/fd>. Pass L</memfd> to another process
+(inherited, or over a Unix socket) to share the pool.
+
+=head2 new_from_fd
+
+    my $pool = IPC::Shpool::I64->new_from_fd($fd);
+    my $pool = IPC::Shpool->new_from_fd($fd, { readonly => 1 });
+
+Attaches the pool in C<$fd> (a file descriptor number or a Perl
+filehandle). A typed class checks that the pool is of its kind;
+IPC::Shpool itself attaches a pool of any kind and returns an object of
+that kind's class. The pool keeps its own duplicate: the caller may close
+C<$fd>. For C<readonly>, see L</open>.
+
+=head2 open
+
+    my $pool = IPC::Shpool::Str->open($path);
+    my $pool = IPC::Shpool->open($path);                     # any kind
+    my $pool = IPC::Shpool->open($path, { readonly => 1 });
+
+Attaches the existing pool at C<$path>, its geometry read from the file (a
+libshpool extension); croaks if there is none or, called on a typed class,
+if it is of another kind. Called on IPC::Shpool itself it attaches a pool of
+any kind and returns an object of that kind's class (IPC::Shpool::I64 for
+an I64 pool, and so on).
+
+With C<< readonly => 1 >> the file is opened read-only (read permission
+is enough) and mapped read-only: every method that reads works, and every
+method that would change the pool (allocation, free, set, the atomics,
+recovery, reset) croaks with the library's "read-only" detail. Use it for
+monitors that must never disturb the pool.
+
+=head1 METHODS
+
+=head2 Allocation
+
+=over 4
+
+=item alloc
+
+    my $idx = $pool->alloc;             # wait until a slot is free
+    my $idx = $pool->alloc($timeout);   # seconds; 0 does not wait
+
+Returns the index of a newly allocated slot, zeroed (unless the pool was
+made with C<no_zero>), or C<undef> on timeout or, with timeout 0, when the
+pool is full.
+
+=item try_alloc
+
+    my $idx = $pool->try_alloc;
+
+C<alloc(0)>.
+
+=item free
+
+    my $ok = $pool->free($idx);
+
+Frees the slot: true, or false if it was not allocated (a double free).
+Any process may free any slot. Croaks for an index out of range.
+
+=back
+
+=head2 Batch Operations
+
+=over 4
+
+=item alloc_n
+
+    my $slots = $pool->alloc_n($n);            # array ref of $n indices
+    my $slots = $pool->alloc_n($n, $timeout);
+
+All or nothing under one deadline: an array reference of C<$n> indices, or
+C<undef> on timeout (nothing allocated). C<$n> above the capacity croaks.
+
+=item free_n
+
+    my $freed = $pool->free_n(\@indices);
+
+Frees every allocated slot of the list with one wake-up; returns how many
+were freed (slots that were not allocated are skipped).
+
+=item allocated_slots
+
+    my $slots = $pool->allocated_slots;
+
+An array reference of the allocated indices, ascending (a snapshot).
+
+=back
+
+=head2 Data Access
+
+=over 4
+
+=item get
+
+    my $val = $pool->get($idx);
+
+Reads an allocated slot: raw pools return all C<elem_size> bytes; I64 and
+I32 an integer, F64 a number (single-copy atomic), Str the string. Croaks
+if the slot is not allocated.
+
+=item set
+
+    $pool->set($idx, $val);
+
+Writes an allocated slot; returns true. Raw: up to C<elem_size> bytes from
+the start of the slot (the rest stays as it was). Str: up to C<max_len>
+bytes. A longer value croaks and nothing is written.
+
+=item cas
+
+    my $ok = $pool->cas($idx, $expected, $desired);
+
+I64 and I32: atomic compare-and-swap; true if the slot held C<$expected>
+and now holds C<$desired>.
+
+=item cmpxchg
+
+    my $old = $pool->cmpxchg($idx, $expected, $desired);
+
+I64 and I32: the same swap, returning the value the slot held (equal to
+C<$expected> when it swapped).
+
+=item xchg
+
+    my $old = $pool->xchg($idx, $value);
+
+I64 and I32: atomic exchange; returns the old value.
+
+=item add
+
+    my $new = $pool->add($idx, $delta);
+
+I64 and I32: atomic add; returns the new value. Arithmetic wraps around.
+
+=item incr
+
+=item decr
+
+    my $new = $pool->incr($idx);
+    my $new = $pool->decr($idx);
+
+I64 and I32: atomic increment and decrement; return the new value.
+
+=item max_len
+
+    my $max = $pool->max_len;
+
+Str: the longest string a slot holds, in bytes.
+
+=back
+
+All the atomics are sequentially consistent across processes.
+
+=head2 Raw Pointers
+
+=over 4
+
+=item ptr
+
+    my $addr = $pool->ptr($idx);
+
+The address of slot C<$idx>'s data as an integer, for FFI or XS code.
+
+=item data_ptr
+
+    my $base = $pool->data_ptr;
+
+The address of the data region. Slot C<$i> is at
+C<< $base + $i * $pool->stride >>.
+
+=item stride
+
+    my $bytes = $pool->stride;
+
+The distance between two slots' data (a libshpool extension; see
+L</Differences from Data::Pool::Shared>).
+
+=back
+
+Both addresses dangle once the pool object is destroyed.
+
+=head2 Zero-Copy Access
+
+=over 4
+
+=item slot_sv
+
+    my $ref = \$pool->slot_sv($idx);
+    print length $$ref;
+
+Returns a read-only scalar whose string is the slot's memory itself: reading
+it copies nothing and always shows the slot's current bytes (also after the
+slot was freed and allocated again). The scalar holds a reference to the
+pool, so the mapping stays valid as long as the scalar lives. Raw, I64, I32
+and F64 slots show C<elem_size> bytes; a Str slot shows its string as it was
+when C<slot_sv> was called (the length is fixed then, the bytes are live).
+Assigning the scalar (C<my $copy = $pool-E<gt>slot_sv($idx)>) copies the
+bytes, as any Perl assignment does; keep a reference to it, as above, to
+keep the zero-copy view. Use L</set> to write. Croaks if the slot is not
+allocated.
+
+=back
+
+=head2 Status
+
+=over 4
+
+=item is_allocated
+
+    my $yes = $pool->is_allocated($idx);
+
+=item capacity
+
+=item elem_size
+
+C<elem_size> is the slot size as created: C<max_len> for Str, 8, 4 and 8
+for I64, I32 and F64.
+
+=item used
+
+=item available
+
+Allocated and free slots now (a snapshot).
+
+=item owner
+
+    my $pid = $pool->owner($idx);
+
+The PID of the process that allocated the slot, 0 if it is free.
+
+=item kind_name
+
+C<"raw">, C<"i64">, C<"i32">, C<"f64"> or C<"str"> (an extension).
+
+=item is_readonly
+
+True for a handle attached with C<< readonly => 1 >> (an extension).
+
+=item kind
+
+The pool's kind as one of the constants C<IPC::Shpool::KIND_RAW>,
+C<KIND_I64>, C<KIND_I32>, C<KIND_F64>, C<KIND_STR> (an extension).
+
+=back
+
+=head2 Recovery
+
+=over 4
+
+=item recover_stale
+
+    my $n = $pool->recover_stale;
+
+Frees the slots held by processes that have died, and returns how many.
+Safe at any time, from any process, while others allocate and free: a
+slot's owner is recorded by PID and process start time, so a live process
+never loses a slot, even to a recycled PID.
+
+=item reset
+
+    $pool->reset;
+
+Frees every slot and wakes every waiter. Only when nobody else uses the
+pool.
+
+=item check
+
+    my $problems = $pool->check;
+
+Cross-checks the pool's bookkeeping; returns the number of inconsistencies
+(0 for a sound pool). An extension; C<shpool check PATH> prints them.
+
+=back
+
+=head2 Guards
+
+=over 4
+
+=item alloc_guard
+
+    my ($idx, $guard) = $pool->alloc_guard;
+    my ($idx, $guard) = $pool->alloc_guard($timeout);
+
+Allocates like L</alloc> and returns the index and a guard object that
+frees the slot when it is destroyed (goes out of scope), or an empty list on
+timeout. A copy of the guard in a forked child never frees the parent's
+slot: only the allocating process frees through it. The guard keeps the
+pool alive. Its methods: C<< $guard->idx >> (undef once empty),
+C<< $guard->release >> (free now; true if it freed) and
+C<< $guard->disarm >> (keep the slot: returns the index, which is then
+yours to free).
+
+=item try_alloc_guard
+
+    my ($idx, $guard) = $pool->try_alloc_guard;
+
+C<alloc_guard(0)>.
+
+=back
+
+=head2 Convenience
+
+=over 4
+
+=item alloc_set
+
+    my $idx = $pool->alloc_set($val);
+    my $idx = $pool->alloc_set($val, $timeout);
+
+Allocates and stores C<$val> as L</set> would: the index, or C<undef> on
+timeout. A value that does not fit croaks before anything is allocated.
+
+=item try_alloc_set
+
+    my $idx = $pool->try_alloc_set($val);
+
+C<alloc_set($val, 0)>.
+
+=item each_allocated
+
+    $pool->each_allocated(sub { my $idx = shift; ... });
+
+Calls the code reference with each allocated index, ascending. An
+exception in it stops the walk and is passed on.
+
+=back
+
+=head2 Common Methods
+
+=over 4
+
+=item path
+
+The backing file, C<undef> for anonymous and memfd pools.
+
+=item memfd
+
+The pool's memfd, -1 if it is not memfd-backed. It belongs to the pool:
+do not close it; dup it (C<< open(my $fh, '<&', $pool->memfd) >>) to keep
+it beyond the pool.
+
+=item sync
+
+C<msync(2)> the mapping of a file-backed pool; true, or croaks.
+
+=item unlink
+
+Removes the backing file (the pool lives on while mapped); croaks for
+anonymous and memfd pools.
+
+=item stats
+
+    my $s = $pool->stats;
+
+A hash reference with C<capacity>, C<elem_size>, C<used>, C<available>,
+C<waiters> (processes blocked in an allocation now), C<mmap_size>, and the
+approximate counters C<allocs>, C<frees>, C<waits>, C<timeouts> and
+C<recoveries>.
+
+=back
+
+=head2 eventfd Integration
+
+=over 4
+
+=item eventfd
+
+    my $fd = $pool->eventfd;
+
+Creates this handle's eventfd if it has none (non-blocking, close-on-exec)
+and returns its descriptor number. Poll it for readability (L<IO::Select>,
+an event loop), then L</eventfd_consume> and L</try_alloc> until C<undef>.
+With C<notify_on_free> in the pool's options, every free through this
+handle (or through a handle in a forked child, which inherits the eventfd)
+signals it.
+
+=item eventfd_set
+
+    my $fd = $pool->eventfd_set($fd_or_handle);
+
+Adopts an eventfd (e.g. received from another process) as this handle's,
+and returns the descriptor number now in use. The pool takes a duplicate;
+the caller keeps and closes its own. If the handle already had an eventfd,
+the new one takes over the old descriptor number; re-register it with your
+event loop.
+
+=item fileno
+
+The handle's eventfd, -1 if none.
+
+=item notify
+
+Adds 1 to the eventfd counter (wakes a poller by hand); true (false only
+if the counter is at its maximum). Croaks if the handle has no eventfd.
+
+=item eventfd_consume
+
+    my $n = $pool->eventfd_consume;
+
+Reads and resets the counter without blocking: the number of signals since
+the last consume, 0 if none. Croaks if the handle has no eventfd.
+
+=back
+
+=head2 Versions
+
+=over 4
+
+=item library_version
+
+C<IPC::Shpool::library_version()> is the version of the libshpool actually
+loaded ("0.1.0"); C<IPC::Shpool::HEADER_VERSION> the one it was built
+against. C<$IPC::Shpool::VERSION> is the library's MAJOR.MINOR.PATCH written
+as the decimal MAJOR + MINOR/100 + PATCH/10000 (libshpool 0.1.0 is 0.0100);
+the module's test suite fails when the two disagree, so a release of the
+library is a release of the module.
+
+=back
+
+=head1 FORK, THREADS AND DESTRUCTION
+
+A child forked after the pool was opened shares it, anonymous pools
+included; its guards never free the parent's slots. The mapping is unmapped
+when the last reference to the pool object (the object itself, a guard, a
+L</slot_sv> scalar) is gone. Pool and guard objects are not cloned into
+new Perl threads (a thread sees an unblessed undef in their place, so a
+method call there croaks): open the pool again in the thread.
+
+=head1 Differences from Data::Pool::Shared
+
+These follow libshpool and are deliberate:
+
+=over 4
+
+=item *
+
+An over-long L</set> or L</alloc_set> (more than C<elem_size> bytes raw,
+more than C<max_len> bytes Str) croaks and writes nothing; it is never
+silently truncated. A raw L</set> of fewer bytes leaves the rest of the
+slot as it was.
+
+=item *
+
+L</eventfd_set> on a handle that already has an eventfd keeps the
+handle's descriptor number: the new eventfd is duplicated onto it (so a
+free racing in another thread never writes to a closed or reused number),
+and the number returned is the old one. The pool always takes its own
+duplicate of the descriptor you pass; yours stays open and yours to close.
+
+=item *
+
+L</get>, L</set>, the atomics and L</slot_sv> croak for a slot that is not
+allocated, and every method croaks for an index out of range, with the
+library's detail. L</free> of a free slot returns false.
+
+=item *
+
+I32 values (and deltas, expected and desired values) outside the 32-bit
+range croak instead of wrapping; I64 values outside 64 bits croak too.
+Results of L</add>, L</incr> and L</decr> wrap around.
+
+=item *
+
+Slot C<$i> is at C<< data_ptr + $i * stride >>: the stride is C<elem_size>
+rounded up (for alignment, so that no typed value straddles a cache line),
+not always C<elem_size>.
+
+=item *
+
+L</free_n> croaks, freeing nothing, when the list has an index out of
+range (the library would skip it); L</alloc_n> croaks for more slots than
+the pool has, since it could never succeed.
+
+=item *
+
+Frees signal the eventfd only in pools created with C<notify_on_free>;
+in others only L</notify> does. The eventfd belongs to the handle (and the
+children forked with it), not to the pool: see L</eventfd Integration>.
+
+=item *
+
+Timeouts are rounded up to whole milliseconds (the futex wait's unit), so
+a positive timeout never becomes "do not wait".
+
+=item *
+
+L</recover_stale> identifies a slot's owner by PID and process start time,
+so a process that reuses a dead one's PID neither keeps its slots nor loses
+its own.
+
+=item *
+
+Extensions: the options hash of the constructors, L</open>, read-only
+handles, attaching any kind through IPC::Shpool, L</stride>, L</kind>,
+L</kind_name>, L</is_readonly>, L</check>, the guard methods,
+L</library_version>.
+
+=back
+
+=head1 SEE ALSO
+
+The libshpool manual pages: L<shpool(7)> for the model (slots, ownership,
+blocking, recovery, eventfd, security), L<shpool_alloc(3)> and the others
+for each call; L<shpool(1)>, the command-line tool; L<Data::Pool::Shared>.
+
+=head1 LICENSE
+
+MIT, as libshpool; see the file COPYING of its source.
+
+=cut

@@ -1,0 +1,81 @@
+# eventfd: an IO::Select loop woken by frees in another process.
+use strict;
+use warnings;
+use Test::More;
+use IO::Handle;
+use IO::Select;
+use lib 't/lib';
+use ShpoolTest;
+use IPC::Shpool;
+
+my $p = IPC::Shpool->new(undef, 2, 8, { notify_on_free => 1 });
+is($p->fileno, -1, 'no eventfd at first');
+eval { $p->notify };
+like($@, qr/notify/, 'notify without an eventfd croaks');
+eval { $p->eventfd_consume };
+like($@, qr/eventfd_consume/, 'eventfd_consume without an eventfd croaks');
+
+my $fd = $p->eventfd;
+cmp_ok($fd, '>', 2, 'eventfd');
+is($p->eventfd, $fd, 'eventfd is idempotent');
+is($p->fileno, $fd, 'fileno');
+is($p->eventfd_consume, 0, 'nothing pending');
+
+my $fh = IO::Handle->new_from_fd($fd, 'r') or die "fdopen: $!";
+my $sel = IO::Select->new($fh);
+sub readable { my @r = $sel->can_read(shift); scalar @r }
+is(readable(0), 0, 'not readable');
+ok($p->notify, 'notify');
+ok($p->notify, 'notify again');
+is(readable(5), 1, 'readable after notify');
+is($p->eventfd_consume, 2, 'consume returns the count');
+is(readable(0), 0, 'drained');
+
+# fill the pool; a child holds and frees later; the loop waits on the fd
+my @held = ($p->alloc, $p->alloc);
+my $pid = child {
+	# the child's handle inherited the eventfd: its frees signal it
+	$p->free($held[0]) && $p->free($held[1]);
+};
+is(readable(10), 1, 'a free in the child wakes the select');
+is(reap($pid), 0, 'child freed two slots');
+my $got = $p->eventfd_consume;
+ok($got >= 1 && $got <= 2, "consume after frees ($got)");
+my @new;
+while (defined(my $i = $p->try_alloc)) { push @new, $i }
+is(scalar @new, 2, 'try_alloc until undef gets the room');
+is($p->free_n(\@new), 2, 'free_n');
+is($p->eventfd_consume, 2, 'free_n signals its count');
+
+# eventfd_set: adopt another handle's eventfd; the number is kept
+my $other = IPC::Shpool->new(undef, 1, 8);
+my $ofd = $other->eventfd;
+my $now = $p->eventfd_set($ofd);
+is($now, $fd, 'eventfd_set keeps the handle\'s descriptor number');
+is($p->fileno, $fd, 'fileno unchanged');
+ok($other->notify, 'notify through the other handle');
+is($p->eventfd_consume, 1, 'seen through the adopted eventfd');
+is($other->fileno, $ofd, 'the other handle keeps its own descriptor');
+
+# a fresh handle adopts a descriptor it gets as a filehandle
+my $third = IPC::Shpool->new(undef, 1, 8);
+open(my $efh, '<&', $ofd) or die "dup: $!";
+my $tfd = $third->eventfd_set($efh);
+cmp_ok($tfd, '>', 2, 'eventfd_set with a filehandle');
+close $efh;
+$other->notify;
+is($third->eventfd_consume, 1, 'the duplicate works after the caller closed its handle');
+
+eval { $third->eventfd_set(fileno STDIN) };
+like($@, qr/eventfd_set/, 'eventfd_set of a non-eventfd croaks');
+eval { $third->eventfd_set(999_999) };
+like($@, qr/eventfd_set/, 'eventfd_set of a closed descriptor croaks');
+is($third->fileno, $tfd, 'handle unchanged after failures');
+
+# without notify_on_free, frees signal nothing
+my $quiet = IPC::Shpool->new(undef, 1, 8);
+$quiet->eventfd;
+$quiet->free($quiet->alloc);
+is($quiet->eventfd_consume, 0, 'no notify_on_free: frees do not signal');
+
+done_testing;
