@@ -398,14 +398,10 @@ static int readonly_unsupported(int readonly)
 #endif
 }
 
-static int fill_options(shpool_options *o, unsigned mode, int zero, int notify)
+static int fill_options(shpool_options *o, uint64_t mode, int zero, int notify)
 {
 	memset(o, 0, sizeof(*o));
-	if (mode > 07777) {
-		PyErr_Format(PyExc_ValueError, "mode 0o%o out of range (0 to 0o7777)", mode);
-		return -1;
-	}
-	o->mode = mode;
+	o->mode = (unsigned)mode;
 	o->flags = (zero ? 0 : SHPOOL_NO_ZERO) | (notify ? SHPOOL_NOTIFY_ON_FREE : 0);
 	return 0;
 }
@@ -441,16 +437,18 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "path", "kind", "capacity", "elem_size", "mode", "zero",
 				  "notify_on_free", NULL };
 	PyObject *path_o = Py_None, *kind_o = NULL, *cap_o = NULL, *elem_o = NULL;
-	PyObject *path_b = NULL;
-	unsigned int mode = 0600;
+	PyObject *path_b = NULL, *mode_o = NULL;
+	uint64_t mode = 0600;
 	int zero = 1, notify = 0, kind, rc;
 	uint64_t cap;
 	uint32_t elem;
 	shpool_options opts;
 	shpool_t *p = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO$Ipp:Pool", kwlist, &path_o, &kind_o,
-					 &cap_o, &elem_o, &mode, &zero, &notify))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO$Opp:Pool", kwlist, &path_o, &kind_o,
+					 &cap_o, &elem_o, &mode_o, &zero, &notify))
+		return NULL;
+	if (mode_o && conv_size(mode_o, "mode", 07777, &mode) < 0)
 		return NULL;
 	if (!kind_o)
 		kind_o = PyUnicode_FromString("raw");
