@@ -1272,8 +1272,12 @@ static int Pool_getbuffer(PoolObject *self, Py_buffer *view, int flags)
 		return -1;
 	}
 	size_t len = (size_t)shpool_capacity(self->pool) * shpool_stride(self->pool);
+	int readonly = 0;
+#ifdef SHPOOL_RDONLY
+	readonly = shpool_is_readonly(self->pool) > 0; /* mapped PROT_READ */
+#endif
 	if (PyBuffer_FillInfo(view, (PyObject *)self, shpool_data_ptr(self->pool),
-			      (Py_ssize_t)len, 0, flags) < 0)
+			      (Py_ssize_t)len, readonly, flags) < 0)
 		return -1;
 	self->exports++;
 	return 0;

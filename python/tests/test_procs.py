@@ -250,3 +250,14 @@ def test_pool_shared_with_a_c_program(path, children):
     p.free_n(mine)
     rc, _ = run_tool("reset", "--force", path)
     assert rc == 0 and p.used == 0
+
+
+def test_readme_example_runs(path):
+    """python/handoff.py, the README's example, as a program of its own."""
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run([sys.executable, os.path.join(here, "..", "handoff.py"), path],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "handed over 100 frames of 1048576 bytes; 0 slots in use\n"
+    assert not os.path.exists(path)
