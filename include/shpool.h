@@ -44,6 +44,8 @@ typedef struct shpool shpool_t;
 /* What a slot holds. Recorded in the segment; attaching with another kind
  * fails with -EINVAL. */
 typedef enum shpool_kind {
+	SHPOOL_ANY_KIND = 0, /* attach only: whatever kind the segment has
+			      * (shpool_kind_of() tells); create refuses it */
 	SHPOOL_RAW = 1, /* opaque bytes, any elem_size */
 	SHPOOL_I64 = 2, /* int64_t, atomic operations */
 	SHPOOL_I32 = 3, /* int32_t, atomic operations */
@@ -81,6 +83,17 @@ SHPOOL_API int shpool_create(shpool_t **out, const char *path, shpool_kind kind,
 			     const shpool_options *opts);
 /* Attach an existing pool; geometry comes from its (validated) header. */
 SHPOOL_API int shpool_open(shpool_t **out, const char *path, shpool_kind kind);
+/* Attach flags (shpool_attach(), shpool_attach_fd()). */
+#define SHPOOL_RDONLY (1u << 0) /* map read-only: every call that would change
+				 * the pool fails with -EROFS; reading works */
+/* shpool_open()/shpool_open_fd() with flags. kind may be SHPOOL_ANY_KIND.
+ * With SHPOOL_RDONLY the file is opened O_RDONLY (read permission is
+ * enough) and mapped PROT_READ. */
+SHPOOL_API int shpool_attach(shpool_t **out, const char *path, shpool_kind kind,
+			     unsigned int flags);
+SHPOOL_API int shpool_attach_fd(shpool_t **out, int fd, shpool_kind kind, unsigned int flags);
+/* 1 if p was attached with SHPOOL_RDONLY, 0 if not, -EINVAL for NULL. */
+SHPOOL_API int shpool_is_readonly(shpool_t *p);
 /* Create a pool in a memfd, sealed against resizing. */
 SHPOOL_API int shpool_create_memfd(shpool_t **out, const char *name,
 				   shpool_kind kind, uint64_t capacity,
@@ -202,6 +215,8 @@ SHPOOL_API uint64_t shpool_capacity(shpool_t *p);
 SHPOOL_API uint32_t shpool_elem_size(shpool_t *p);
 /* The pool's kind, or -EINVAL for NULL. */
 SHPOOL_API int shpool_kind_of(shpool_t *p);
+/* "raw", "i64", "i32", "f64" or "str"; NULL for any other value. */
+SHPOOL_API const char *shpool_kind_name(shpool_kind kind);
 /* Allocated slots now (a snapshot under concurrency). */
 SHPOOL_API uint64_t shpool_used(shpool_t *p);
 SHPOOL_API uint64_t shpool_available(shpool_t *p);

@@ -667,6 +667,9 @@ int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 	int rc;
 
 	SHPOOL_CHECK_HANDLE(p);
+	/* The one branch a read-only handle costs the fast path: its
+	 * mapping cannot take the claim below. */
+	SHPOOL_CHECK_WRITABLE(p);
 	self = shpool_self();
 	/* Fast path: the word this thread used last still has room. */
 	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
@@ -688,6 +691,7 @@ int64_t shpool_try_alloc(shpool_t *p)
 int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
 {
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	if (n == 0)
 		return 0;
 	if (!out)
@@ -714,6 +718,7 @@ int shpool_free(shpool_t *p, uint64_t idx)
 	int rc;
 
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	rc = shpool_check_index(p, idx, __func__);
 	if (rc < 0)
 		return rc;
@@ -730,6 +735,7 @@ int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n)
 	size_t i = 0;
 
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	if (n && !idx)
 		return shpool_fail(-EINVAL, "shpool_free_n: idx is NULL");
 	self = shpool_self();

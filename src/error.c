@@ -3,24 +3,65 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "shpool-internal.h"
 
 /* Thread-local: a failure in one thread never overwrites another's detail. */
 static _Thread_local char last_error[512];
 
+/* Keep text whole if it fits last_error; else cut its middle: details
+ * start with a path and end with the reason, and a long path must not
+ * push the reason out. The cuts are moved off UTF-8 continuation bytes. */
+static void keep_ends(const char *text, size_t len)
+{
+	const size_t cap = sizeof(last_error) - 1, head_max = 96;
+	size_t head = head_max, tail = cap - head_max - 3;
+
+	if (len <= cap) {
+		memcpy(last_error, text, len + 1);
+		return;
+	}
+	while (head > 0 && ((unsigned char)text[head] & 0xC0) == 0x80)
+		head--;
+	while (tail > 0 && ((unsigned char)text[len - tail] & 0xC0) == 0x80)
+		tail--;
+	memcpy(last_error, text, head);
+	memcpy(last_error + head, "...", 3);
+	memcpy(last_error + head + 3, text + len - tail, tail + 1);
+}
+
 int shpool_fail(int err, const char *fmt, ...)
 {
 	int saved = errno;
-	char buf[sizeof(last_error)];
-	va_list ap;
+	/* Room for a PATH_MAX path and a reason; longer ones are formatted on
+	 * the heap. A copy, not last_error itself: callers may pass
+	 * shpool_last_error() as an argument, to wrap an inner detail. */
+	char buf[PATH_MAX + 1024], *text = buf;
+	va_list ap, again;
+	int n;
 
-	/* Format into a copy: callers may pass shpool_last_error() itself as
-	 * an argument, to wrap an inner detail. */
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_copy(again, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n >= (int)sizeof(buf)) {
+		char *big = malloc((size_t)n + 1);
+
+		if (big) {
+			vsnprintf(big, (size_t)n + 1, fmt, again);
+			text = big;
+		} else {
+			n = (int)sizeof(buf) - 1; /* the tail is lost */
+		}
+	}
+	va_end(again);
 	va_end(ap);
-	snprintf(last_error, sizeof(last_error), "%s", buf);
+	keep_ends(text, n < 0 ? 0 : (size_t)n);
+	if (n < 0)
+		last_error[0] = '\0';
+	if (text != buf)
+		free(text);
 	errno = saved;
 	return err;
 }

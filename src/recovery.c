@@ -311,6 +311,7 @@ int64_t shpool_recover_stale(shpool_t *p)
 	uint64_t freed = 0, released = 0;
 
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	for (uint64_t idx = 0; idx < p->g.capacity; idx++) {
 		/* acquire: pairs with the claim CAS, so we act on the record
 		 * of the state we then change. */
@@ -346,6 +347,7 @@ int64_t shpool_recover_stale(shpool_t *p)
 int shpool_reset(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	/* The caller guarantees nobody else allocates or frees now; relaxed
 	 * stores, ordered by the fence below. */
 	for (uint64_t w = 0; w < p->g.nwords[0]; w++)

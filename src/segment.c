@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,16 +18,36 @@
 /* No mapping larger than this: beyond any x86-64/arm64 user address space. */
 #define MAX_MAPPING (UINT64_C(1) << 46)
 
-const char *shpool_kind_name(uint32_t kind)
+/* The one table of kind names: the public lower-case name
+ * (shpool_kind_name()), and the upper-case label error messages use. */
+static const struct {
+	const char *name, *label;
+} kind_names[] = {
+	[SHPOOL_RAW] = { "raw", "RAW" },
+	[SHPOOL_I64] = { "i64", "I64" },
+	[SHPOOL_I32] = { "i32", "I32" },
+	[SHPOOL_F64] = { "f64", "F64" },
+	[SHPOOL_STR] = { "str", "STR" },
+};
+
+static bool kind_known(uint32_t kind)
 {
-	switch (kind) {
-	case SHPOOL_RAW: return "RAW";
-	case SHPOOL_I64: return "I64";
-	case SHPOOL_I32: return "I32";
-	case SHPOOL_F64: return "F64";
-	case SHPOOL_STR: return "STR";
-	}
-	return "unknown";
+	return kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind].name;
+}
+
+const char *shpool_kind_name(shpool_kind kind)
+{
+	return kind_known((uint32_t)kind) ? kind_names[kind].name : NULL;
+}
+
+const char *shpool_kind_label(uint32_t kind)
+{
+	return kind_known(kind) ? kind_names[kind].label : "unknown";
+}
+
+int shpool_rdonly_error(const char *fn)
+{
+	return shpool_fail(-EROFS, "pool opened read-only (SHPOOL_RDONLY): %s changes it", fn);
 }
 
 static uint64_t round_up(uint64_t v, uint64_t to)
@@ -45,7 +66,7 @@ static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
 		if (elem_size == 0 || elem_size > SHPOOL_MAX_ELEM_SIZE)
 			return shpool_fail(-EINVAL, "%s: elem_size %" PRIu32
 					   " out of range (1..%" PRIu32 ")",
-					   shpool_kind_name(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
+					   shpool_kind_label(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
 		*out = elem_size;
 		return 0;
 	case SHPOOL_I64:
@@ -55,12 +76,15 @@ static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
 	case SHPOOL_I32:
 		natural = 4;
 		break;
+	case SHPOOL_ANY_KIND:
+		return shpool_fail(-EINVAL, "SHPOOL_ANY_KIND only attaches: a new pool needs "
+				   "its kind (SHPOOL_RAW, SHPOOL_I64, ...)");
 	default:
 		return shpool_fail(-EINVAL, "unknown pool kind %d", (int)kind);
 	}
 	if (elem_size != 0 && elem_size != natural)
 		return shpool_fail(-EINVAL, "%s: elem_size is implied (%" PRIu32
-				   "); pass 0, not %" PRIu32, shpool_kind_name(kind), natural,
+				   "); pass 0, not %" PRIu32, shpool_kind_label(kind), natural,
 				   elem_size);
 	*out = natural;
 	return 0;
@@ -199,9 +223,12 @@ static int header_validate(const struct shpool_header *h, uint64_t size, const c
 		return shpool_fail(-EPROTONOSUPPORT, "%s: segment layout version %" PRIu32
 				   ", this library reads version %u", name, h->version,
 				   SHPOOL_LAYOUT_VERSION);
-	if (h->kind != (uint32_t)want_kind)
+	if (want_kind == SHPOOL_ANY_KIND && !kind_known(h->kind))
+		return shpool_fail(-EBADMSG, "%s: segment has unknown kind %" PRIu32 " (a newer "
+				   "library's pool, or a damaged header)", name, h->kind);
+	if (want_kind != SHPOOL_ANY_KIND && h->kind != (uint32_t)want_kind)
 		return shpool_fail(-EINVAL, "%s: kind mismatch: segment has %s, asked %s", name,
-				   shpool_kind_name(h->kind), shpool_kind_name(want_kind));
+				   shpool_kind_label(h->kind), shpool_kind_label(want_kind));
 	rc = shpool_layout_compute(g, (shpool_kind)h->kind, h->capacity, h->elem_size, h->flags);
 	if (rc < 0)
 		return shpool_fail(-EBADMSG, "%s: corrupt header: %s", name, shpool_last_error());
@@ -216,17 +243,33 @@ static int header_validate(const struct shpool_header *h, uint64_t size, const c
 	return 0;
 }
 
-/* A new pool owns an initialised mapping of g->total_size bytes at base. */
-static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base,
-		    const char *path, int fd, bool is_memfd)
+/* A handle not yet bound to a mapping: allocated before a new pool file
+ * is published, so that nothing can fail once the pool is visible. */
+static struct shpool *handle_alloc(const char *path)
 {
-	struct shpool *p = calloc(1, sizeof(*p));
+	struct shpool *p = SHPOOL_FAULT_POINT("handle.alloc") ? NULL : calloc(1, sizeof(*p));
 
 	if (!p)
-		goto nomem;
+		return NULL;
 	p->path = path ? strdup(path) : NULL;
-	if (path && !p->path)
-		goto nomem;
+	if (path && !p->path) {
+		free(p);
+		return NULL;
+	}
+	p->fd = -1;
+	atomic_init(&p->evfd, -1);
+	return p;
+}
+
+static int handle_nomem(void)
+{
+	return shpool_fail(-ENOMEM, "out of memory for the pool handle");
+}
+
+/* Point h at an initialised mapping of g->total_size bytes at base. */
+static void handle_bind(struct shpool *p, const struct shpool_layout *g, uint8_t *base,
+			bool rdonly)
+{
 	p->g = *g;
 	p->base = base;
 	p->st = (struct shpool_state *)(base + g->off_state);
@@ -234,23 +277,37 @@ static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base
 		p->level[l] = (_Atomic uint64_t *)(base + g->off_level[l]);
 	p->owner = (_Atomic uint64_t *)(base + g->off_owner);
 	p->data = base + g->off_data;
-	p->fd = fd;
-	p->is_memfd = is_memfd;
-	atomic_init(&p->evfd, -1);
-	*out = p;
-	return 0;
-nomem:
-	free(p);
-	munmap(base, g->total_size);
-	if (fd >= 0)
-		close(fd);
-	return shpool_fail(-ENOMEM, "out of memory for the pool handle");
+	p->wkind = rdonly ? SHPOOL_ANY_KIND : g->kind;
 }
 
-static int map_fd(int fd, uint64_t size, uint8_t **base, const char *name)
+/* A new pool owns an initialised mapping of g->total_size bytes at base
+ * (and fd, if >= 0): on failure both are released. */
+static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base,
+		    const char *path, int fd, bool is_memfd, bool rdonly)
 {
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct shpool *p = handle_alloc(path);
 
+	if (!p) {
+		munmap(base, g->total_size);
+		if (fd >= 0)
+			close(fd);
+		return handle_nomem();
+	}
+	handle_bind(p, g, base, rdonly);
+	p->fd = fd;
+	p->is_memfd = is_memfd;
+	*out = p;
+	return 0;
+}
+
+static int map_fd(int fd, uint64_t size, bool rdonly, uint8_t **base, const char *name)
+{
+	int prot = rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	void *m = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED && errno == EACCES && !rdonly)
+		return shpool_fail(-EACCES, "%s: cannot map it writable (opened read-only?); "
+				   "attach with SHPOOL_RDONLY to only read it", name);
 	if (m == MAP_FAILED)
 		return shpool_fail(-errno, "%s: mmap of %" PRIu64 " bytes: %s", name, size,
 				   strerror(errno));
@@ -308,9 +365,9 @@ static int size_fd(int fd, uint64_t size, const char *name)
 
 /* Attach the pool behind fd (which the caller keeps). `want`, if given,
  * holds the geometry the caller asked for; `by_path` says fd was opened by
- * name. On success the mapping is made. */
+ * name. On success the mapping is made (read-only with `rdonly`). */
 static int attach_fd(int fd, const char *name, shpool_kind kind, const struct shpool_layout *want,
-		     bool by_path, struct shpool_layout *g, uint8_t **base)
+		     bool by_path, bool rdonly, struct shpool_layout *g, uint8_t **base)
 {
 	struct shpool_header h;
 	struct stat st;
@@ -329,6 +386,9 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 	if (by_path && st.st_nlink > 1)
 		return shpool_fail(-EMLINK, "%s: has %ju hard links; a pool file must have exactly "
 				   "one name (refused)", name, (uintmax_t)st.st_nlink);
+	if (st.st_size == 0)
+		return shpool_fail(-EBADMSG, "%s: empty file, not a pool yet (shpool_create() "
+				   "makes a pool of an empty file its caller owns)", name);
 	if ((uint64_t)st.st_size < sizeof(h))
 		return shpool_fail(-EBADMSG, "%s: truncated: %jd bytes, a pool header needs %zu",
 				   name, (intmax_t)st.st_size, sizeof(h));
@@ -347,26 +407,84 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 	if (want && want->elem_size != g->elem_size)
 		return shpool_fail(-EINVAL, "%s: elem_size mismatch: segment has %" PRIu32
 				   ", asked %" PRIu32, name, g->elem_size, want->elem_size);
-	return map_fd(fd, g->total_size, base, name);
+	return map_fd(fd, g->total_size, rdonly, base, name);
 }
 
-static int open_existing(const char *path)
+static int open_existing(const char *path, bool rdonly)
 {
 	int fd;
 
 	/* O_NONBLOCK: a FIFO or device at the path must not hang us before
 	 * the regular-file check in attach_fd(). */
 	do
-		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+				O_NOCTTY);
 	while (fd < 0 && errno == EINTR);
 	return fd < 0 ? -errno : fd;
 }
 
-static int open_error(const char *path, int err)
+static int open_error(const char *path, int err, bool rdonly)
 {
 	if (err == -ELOOP)
 		return shpool_fail(err, "%s: is a symbolic link (refused)", path);
+	if (err == -EACCES && !rdonly)
+		return shpool_fail(err, "%s: %s (to only read the pool, attach it with "
+				   "SHPOOL_RDONLY)", path, strerror(-err));
 	return shpool_fail(err, "%s: %s", path, strerror(-err));
+}
+
+/*
+ * The initialisation lock. shpool_create() makes a pool of an empty file in
+ * place (adopt() below), so that file is visible while it is half made.
+ * The adopter holds an exclusive flock(2) on it from before it looks at
+ * the size until the header is written; whoever attaches by path takes a
+ * shared one around reading the header and mapping. Both unlock by hand
+ * (init_unlock()): a mapping keeps the open file, and with it the lock,
+ * alive after close(2). A creator waits for it; an opener does
+ * not, and gets -EAGAIN: an initialisation is short, but one stopped or
+ * stuck must not hang every reader. Pools made under a hidden name are
+ * never locked, so this costs them one uncontended system call.
+ */
+static int init_lock(int fd, const char *path, int how)
+{
+	int rc;
+
+	do
+		rc = flock(fd, how);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return shpool_fail(-EAGAIN, "%s: another process is making a pool of this empty "
+				   "file right now; try again", path);
+	/* A file system without flock (ENOLCK, EINVAL): go on unlocked; a
+	 * half-made pool then fails the header checks (-EBADMSG). */
+	if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
+		return 0;
+	return shpool_fail(-errno, "%s: flock: %s", path, strerror(errno));
+}
+
+static void init_unlock(int fd)
+{
+	/* Fails only where init_lock() went on unlocked. */
+	(void)flock(fd, LOCK_UN);
+}
+
+/* Attach the pool at path; `creator`: wait for an initialisation in
+ * progress rather than fail with -EAGAIN. */
+static int attach_path(shpool_t **out, const char *path, shpool_kind kind,
+		       const struct shpool_layout *want, bool rdonly, bool creator, int fd)
+{
+	struct shpool_layout g;
+	uint8_t *base;
+	int rc = init_lock(fd, path, creator ? LOCK_SH : LOCK_SH | LOCK_NB);
+
+	if (rc == 0) {
+		rc = attach_fd(fd, path, kind, want, true, rdonly, &g, &base);
+		init_unlock(fd);
+	}
+	close(fd);
+	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false, rdonly);
 }
 
 /* A nameless file in dir, or -errno (-EOPNOTSUPP: take the fallback). */
@@ -458,21 +576,37 @@ static int publish(int fd, char **tmpname, const char *path)
 
 static void header_write(uint8_t *base, const struct shpool_layout *g)
 {
-	/* The rest of a fresh mapping is zero, which is the empty pool. */
-	header_fill((struct shpool_header *)base, g);
+	struct shpool_header h;
+
+	/* The rest of a fresh mapping is zero, which is the empty pool. The
+	 * magic goes last: a reader that takes no initialisation lock (one
+	 * attaching by fd) and finds it finds the whole header. */
+	header_fill(&h, g);
+	memcpy(base + sizeof(h.magic), (const uint8_t *)&h + sizeof(h.magic),
+	       sizeof(h) - sizeof(h.magic));
+	atomic_thread_fence(memory_order_release);
+	memcpy(base, h.magic, sizeof(h.magic));
 }
 
 /* Build a complete pool file and link it at path. -EEXIST: lost the race. */
 static int create_file(shpool_t **out, const char *path, const struct shpool_layout *g,
 		       unsigned mode)
 {
-	char *tmpname;
+	struct shpool *p = handle_alloc(path);
 	uint8_t *base;
+	char *tmpname;
 	int fd, rc;
 
+	/* The handle first: once the pool is published, nothing may fail
+	 * (a caller would see an error and a new pool file). */
+	if (!p)
+		return handle_nomem();
 	fd = temp_in_dir(path, &tmpname);
-	if (fd < 0)
+	if (fd < 0) {
+		free(p->path);
+		free(p);
 		return shpool_fail(fd, "%s: cannot create: %s", path, strerror(-fd));
+	}
 	/* fchmod, not the open mode: the result must not depend on umask. */
 	if (fchmod(fd, mode) < 0) {
 		rc = shpool_fail(-errno, "%s: fchmod: %s", path, strerror(errno));
@@ -481,7 +615,7 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 	rc = size_fd(fd, g->total_size, path);
 	if (rc < 0)
 		goto out;
-	rc = map_fd(fd, g->total_size, &base, path);
+	rc = map_fd(fd, g->total_size, false, &base, path);
 	if (rc < 0)
 		goto out;
 	header_write(base, g);
@@ -492,8 +626,14 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 			rc = shpool_fail(rc, "%s: cannot create: %s", path, strerror(-rc));
 		goto out;
 	}
-	rc = pool_new(out, g, base, path, -1, false);
+	handle_bind(p, g, base, false);
+	*out = p;
+	p = NULL;
 out:
+	if (p) {
+		free(p->path);
+		free(p);
+	}
 	/* The temporary name goes whether or not the pool got its real one. */
 	if (tmpname)
 		unlink(tmpname);
@@ -531,15 +671,110 @@ static int create_anonymous(shpool_t **out, const struct shpool_layout *g)
 		return shpool_fail(-errno, "anonymous mapping of %" PRIu64 " bytes: %s",
 				   g->total_size, strerror(errno));
 	header_write(m, g);
-	return pool_new(out, g, m, NULL, -1, false);
+	return pool_new(out, g, m, NULL, -1, false, false);
+}
+
+/* Is the file behind fd one shpool_create() may make a pool of: an empty
+ * regular file with one name, owned by the caller? 1 yes, 0 not empty
+ * (attach it), else -errno: an empty file that is not ours to take. */
+static int adoptable(int fd, const char *path, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode) || st->st_size != 0)
+		return 0; /* attach_fd() says what is wrong with it */
+	if (st->st_nlink > 1)
+		return shpool_fail(-EMLINK, "%s: has %ju hard links; a pool file must have exactly "
+				   "one name (refused)", path, (uintmax_t)st->st_nlink);
+	if (st->st_uid != geteuid())
+		return shpool_fail(-EPERM, "%s: empty file owned by uid %ju, not by this process "
+				   "(uid %ju): not made into a pool", path, (uintmax_t)st->st_uid,
+				   (uintmax_t)geteuid());
+	(void)fd;
+	return 1;
+}
+
+/* Make a pool of the empty file behind fd, in place, under the exclusive
+ * initialisation lock (see init_lock()). 0 and *out set; 1 when the file
+ * is no longer empty once locked (another creator made it a pool: attach
+ * it); else -errno, and a file we had sized is empty again. */
+static int adopt_locked(shpool_t **out, int fd, const char *path, const struct shpool_layout *g,
+			const shpool_options *opts)
+{
+	struct shpool *p;
+	struct stat st;
+	uint8_t *base;
+	int rc;
+
+	if (fstat(fd, &st) < 0)
+		return shpool_fail(-errno, "%s: fstat: %s", path, strerror(errno));
+	rc = adoptable(fd, path, &st);
+	if (rc <= 0)
+		return rc < 0 ? rc : 1;
+	p = handle_alloc(path); /* first: nothing may fail once the pool is whole */
+	if (!p)
+		return handle_nomem();
+	rc = 0;
+	SHPOOL_CRASH_POINT("create.adopt_locked");
+	/* The file's mode is its maker's choice unless the caller gives one. */
+	if (opts && opts->mode && fchmod(fd, opts->mode) < 0)
+		rc = shpool_fail(-errno, "%s: fchmod: %s", path, strerror(errno));
+	if (rc == 0)
+		rc = size_fd(fd, g->total_size, path);
+	SHPOOL_CRASH_POINT("create.adopt_sized");
+	if (rc == 0)
+		rc = map_fd(fd, g->total_size, false, &base, path);
+	if (rc < 0) {
+		/* Give the file back as we found it: empty. */
+		if (ftruncate(fd, 0) < 0) {
+			/* Nothing more to do; the header checks refuse it. */
+		}
+		free(p->path);
+		free(p);
+		return rc;
+	}
+	header_write(base, g);
+	handle_bind(p, g, base, false);
+	*out = p;
+	return 0;
+}
+
+/* The file at path exists (fd, opened read-write): make a pool of it if it
+ * is an empty file of ours, else attach it. Consumes fd. */
+static int create_at(shpool_t **out, int fd, const char *path, const struct shpool_layout *g,
+		     const shpool_options *opts)
+{
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st) < 0) {
+		rc = shpool_fail(-errno, "%s: fstat: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	rc = adoptable(fd, path, &st);
+	if (rc == 1) {
+		rc = init_lock(fd, path, LOCK_EX);
+		if (rc == 0) {
+			rc = adopt_locked(out, fd, path, g, opts);
+			init_unlock(fd);
+		}
+		if (rc != 1) {
+			close(fd);
+			return rc;
+		}
+		/* Made a pool by another creator meanwhile: attach it. */
+	}
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return attach_path(out, path, g->kind, g, false, true, fd);
 }
 
 int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t capacity,
 		  uint32_t elem_size, const shpool_options *opts)
 {
-	struct shpool_layout g, found;
+	struct shpool_layout g;
 	unsigned mode = opts && opts->mode ? opts->mode : 0600;
-	uint8_t *base;
 	int rc;
 
 	rc = check_out(out);
@@ -558,15 +793,12 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 	/* Attach if it exists, else create; a lost creation race loops back
 	 * to attach. Three rounds cover a file removed in between as well. */
 	for (int round = 0; round < 3; round++) {
-		int fd = open_existing(path);
+		int fd = open_existing(path, false);
 
-		if (fd >= 0) {
-			rc = attach_fd(fd, path, kind, &g, true, &found, &base);
-			close(fd);
-			return rc < 0 ? rc : pool_new(out, &found, base, path, -1, false);
-		}
+		if (fd >= 0)
+			return create_at(out, fd, path, &g, opts);
 		if (fd != -ENOENT)
-			return open_error(path, fd);
+			return open_error(path, fd, false);
 		rc = create_file(out, path, &g, mode);
 		if (rc != -EEXIST)
 			return rc;
@@ -574,23 +806,35 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 	return shpool_fail(-EAGAIN, "%s: appeared and vanished repeatedly while creating", path);
 }
 
-int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
+static int check_attach_flags(unsigned int flags, const char *fn)
 {
-	struct shpool_layout g;
-	uint8_t *base;
+	if (flags & ~SHPOOL_RDONLY)
+		return shpool_fail(-EINVAL, "%s: unknown flags 0x%x (only SHPOOL_RDONLY)", fn,
+				   flags & ~SHPOOL_RDONLY);
+	return 0;
+}
+
+int shpool_attach(shpool_t **out, const char *path, shpool_kind kind, unsigned int flags)
+{
+	bool rdonly = flags & SHPOOL_RDONLY;
 	int fd, rc;
 
 	rc = check_out(out);
+	if (rc == 0)
+		rc = check_attach_flags(flags, __func__);
 	if (rc < 0)
 		return rc;
 	if (!path || !*path)
-		return shpool_fail(-EINVAL, "shpool_open needs a path");
-	fd = open_existing(path);
+		return shpool_fail(-EINVAL, "%s needs a path", __func__);
+	fd = open_existing(path, rdonly);
 	if (fd < 0)
-		return open_error(path, fd);
-	rc = attach_fd(fd, path, kind, NULL, true, &g, &base);
-	close(fd);
-	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false);
+		return open_error(path, fd, rdonly);
+	return attach_path(out, path, kind, NULL, rdonly, false, fd);
+}
+
+int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
+{
+	return shpool_attach(out, path, kind, 0);
 }
 
 int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint64_t capacity,
@@ -614,7 +858,7 @@ int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint
 		return shpool_fail(-errno, "memfd_create(%s): %s", name, strerror(errno));
 	rc = size_fd(fd, g.total_size, name);
 	if (rc == 0)
-		rc = map_fd(fd, g.total_size, &base, name);
+		rc = map_fd(fd, g.total_size, false, &base, name);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -627,26 +871,32 @@ int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint
 		close(fd);
 		return rc;
 	}
-	return pool_new(out, &g, base, NULL, fd, true);
+	return pool_new(out, &g, base, NULL, fd, true, false);
 }
 
-int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
+int shpool_attach_fd(shpool_t **out, int fd, shpool_kind kind, unsigned int flags)
 {
+	bool rdonly = flags & SHPOOL_RDONLY;
 	struct shpool_layout g;
 	uint8_t *base;
 	char name[32];
 	int own, seals, rc;
 
 	rc = check_out(out);
+	if (rc == 0)
+		rc = check_attach_flags(flags, __func__);
 	if (rc < 0)
 		return rc;
 	if (fd < 0)
-		return shpool_fail(-EBADF, "shpool_open_fd: bad fd %d", fd);
+		return shpool_fail(-EBADF, "%s: bad fd %d", __func__, fd);
 	snprintf(name, sizeof(name), "fd %d", fd);
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return shpool_fail(-errno, "%s: %s", name, strerror(errno));
-	rc = attach_fd(own, name, kind, NULL, false, &g, &base);
+	/* No initialisation lock: it would be taken on the caller's open file
+	 * description, and could change a lock the caller holds there. A
+	 * half-made pool shows a zero magic (header_write()): -EBADMSG. */
+	rc = attach_fd(own, name, kind, NULL, false, rdonly, &g, &base);
 	if (rc < 0) {
 		close(own);
 		return rc;
@@ -654,7 +904,18 @@ int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
 	/* A memfd sealed against shrinking is the kind shpool_create_memfd()
 	 * makes; anything else attached by fd is reported as not a memfd. */
 	seals = fcntl(own, F_GET_SEALS);
-	return pool_new(out, &g, base, NULL, own, seals >= 0 && (seals & F_SEAL_SHRINK));
+	return pool_new(out, &g, base, NULL, own, seals >= 0 && (seals & F_SEAL_SHRINK), rdonly);
+}
+
+int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
+{
+	return shpool_attach_fd(out, fd, kind, 0);
+}
+
+int shpool_is_readonly(shpool_t *p)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	return shpool_readonly(p);
 }
 
 void shpool_close(shpool_t *p)
@@ -694,6 +955,7 @@ int shpool_sync(shpool_t *p)
 int shpool_unlink(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
+	SHPOOL_CHECK_WRITABLE(p);
 	if (!p->path)
 		return shpool_fail(-EINVAL, "shpool_unlink: pool is %s, it has no file",
 				   p->fd >= 0 ? "fd-backed" : "anonymous");

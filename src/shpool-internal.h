@@ -158,6 +158,11 @@ struct shpool {
 	_Atomic uint64_t *level[SHPOOL_MAX_LEVELS];
 	_Atomic uint64_t *owner;
 	uint8_t *data;
+	/* The kind a call that writes needs: g.kind, or SHPOOL_ANY_KIND (0)
+	 * on a read-only handle, so that the typed writers' kind compare
+	 * also refuses read-only handles, at no extra cost.
+	 * Beside `data`, which those calls load too. */
+	shpool_kind wkind;
 	char *path;       /* file-backed: the path; else NULL */
 	int fd;           /* memfd or open_fd duplicate; -1 for file/anonymous */
 	bool is_memfd;
@@ -228,7 +233,18 @@ SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kin
 					uint64_t capacity, uint32_t elem_size,
 					uint32_t flags);
 /* "RAW", "I64", ... for messages; "unknown" for anything else. */
-SHPOOL_HIDDEN const char *shpool_kind_name(uint32_t kind);
+SHPOOL_HIDDEN const char *shpool_kind_label(uint32_t kind);
+/* -EROFS: fn would change a pool attached with SHPOOL_RDONLY. */
+SHPOOL_HIDDEN int shpool_rdonly_error(const char *fn) __attribute__((cold, noinline));
+static inline bool shpool_readonly(const struct shpool *p)
+{
+	return __builtin_expect(p->wkind == SHPOOL_ANY_KIND, 0);
+}
+#define SHPOOL_CHECK_WRITABLE(p) \
+	do { \
+		if (shpool_readonly(p)) \
+			return shpool_rdonly_error(__func__); \
+	} while (0)
 /* Is idx a slot of p? Records -ERANGE detail when not. Inline: it sits on
  * every fast path; only the failure is out of line. */
 SHPOOL_HIDDEN int shpool_range_error(const struct shpool *p, uint64_t idx, const char *fn)

@@ -42,7 +42,7 @@ static __attribute__((cold, noinline)) int kind_error(const struct shpool *p, sh
 						      const char *fn)
 {
 	return shpool_fail(-EINVAL, "%s: pool kind is %s, this call needs %s", fn,
-			   shpool_kind_name(p->g.kind), shpool_kind_name(want));
+			   shpool_kind_label(p->g.kind), shpool_kind_label(want));
 }
 
 static inline int need_kind(const struct shpool *p, shpool_kind want, const char *fn)
@@ -77,13 +77,15 @@ static inline int need_allocated(const struct shpool *p, uint64_t idx, const cha
  * reports what the fast check saw: not allocated. */
 static __attribute__((cold, noinline)) int typed_slot_error(const struct shpool *p,
 							    shpool_kind kind, uint64_t idx,
-							    const char *fn)
+							    bool write, const char *fn)
 {
 	int rc;
 
 	if (!p)
 		return null_handle_error(fn);
 	rc = need_kind(p, kind, fn);
+	if (rc == 0 && write && shpool_readonly(p))
+		rc = shpool_rdonly_error(fn);
 	if (rc == 0)
 		rc = need_allocated(p, idx, fn);
 	return rc < 0 ? rc : unallocated_error(idx, fn);
@@ -92,14 +94,17 @@ static __attribute__((cold, noinline)) int typed_slot_error(const struct shpool 
 /* The address of slot idx of a `kind` pool, after every check. The checks
  * are one branch and every failure one tail call, so a valid call keeps
  * the handle, index and operands in scratch registers and saves none: the
- * typed calls are leaf functions around their one atomic. */
+ * typed calls are leaf functions around their one atomic. A call that
+ * writes (`write`, a constant) compares the kind with the handle's wkind,
+ * which a read-only handle has set to no kind: the same one compare
+ * refuses it, and typed_slot_error() tells why. */
 static inline __attribute__((always_inline)) int typed_slot(struct shpool *p, shpool_kind kind,
-							    uint64_t idx, const char *fn,
-							    uint8_t **slot)
+							    uint64_t idx, bool write,
+							    const char *fn, uint8_t **slot)
 {
 	int rc;
 
-	if (__builtin_expect(p && p->g.kind == kind && idx < p->g.capacity &&
+	if (__builtin_expect(p && (write ? p->wkind : p->g.kind) == kind && idx < p->g.capacity &&
 				     shpool_slot_allocated(p, idx),
 			     1)) {
 		/* kind is a constant at every (inlined) call: the choice folds
@@ -107,7 +112,7 @@ static inline __attribute__((always_inline)) int typed_slot(struct shpool *p, sh
 		*slot = kind == SHPOOL_STR ? shpool_slot(p, idx) : shpool_numeric_slot(p, idx);
 		return 0;
 	}
-	rc = typed_slot_error(p, kind, idx, fn);
+	rc = typed_slot_error(p, kind, idx, write, fn);
 	/* Always < 0: said here so the caller's error branch folds into the
 	 * tail call above instead of keeping its operands alive across it. */
 	if (rc >= 0)
@@ -158,7 +163,7 @@ static int bytes_args(const struct shpool *p, const void *buf, size_t len, const
 				   p->g.elem_size);
 	if (p->g.kind != SHPOOL_RAW && len != 0 && len != p->g.elem_size)
 		return shpool_fail(-EINVAL, "%s: %s values move whole: len must be %" PRIu32
-				   " (or 0), not %zu", fn, shpool_kind_name(p->g.kind),
+				   " (or 0), not %zu", fn, shpool_kind_label(p->g.kind),
 				   p->g.elem_size, len);
 	return 0;
 }
@@ -243,6 +248,8 @@ int shpool_set(shpool_t *p, uint64_t idx, const void *buf, size_t len)
 	uint8_t *slot = NULL;
 	int rc = bytes_slot(p, idx, buf, len, __func__, &slot);
 
+	if (rc == 0 && shpool_readonly(p))
+		rc = shpool_rdonly_error(__func__);
 	if (rc < 0)
 		return rc;
 	return bytes_store(p, slot, buf, len);
@@ -259,7 +266,7 @@ int shpool_set(shpool_t *p, uint64_t idx, const void *buf, size_t len)
 SHPOOL_FAST_PATH int shpool_##name##_get(shpool_t *p, uint64_t idx, T *value)                 \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, false, __func__, &slot);                            \
                                                                                               \
 	if (rc < 0)                                                                           \
 		return rc;                                                                    \
@@ -273,7 +280,7 @@ SHPOOL_FAST_PATH int shpool_##name##_get(shpool_t *p, uint64_t idx, T *value)   
 SHPOOL_FAST_PATH int shpool_##name##_set(shpool_t *p, uint64_t idx, T value)                  \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, true, __func__, &slot);                             \
                                                                                               \
 	if (rc < 0)                                                                           \
 		return rc;                                                                    \
@@ -286,7 +293,7 @@ SHPOOL_FAST_PATH                                                                
 int shpool_##name##_cmpxchg(shpool_t *p, uint64_t idx, T expected, T desired, T *old)         \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, true, __func__, &slot);                             \
 	bool swapped;                                                                         \
                                                                                               \
 	if (rc < 0)                                                                           \
@@ -302,7 +309,7 @@ int shpool_##name##_cmpxchg(shpool_t *p, uint64_t idx, T expected, T desired, T 
 SHPOOL_FAST_PATH int shpool_##name##_cas(shpool_t *p, uint64_t idx, T expected, T desired)    \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, true, __func__, &slot);                             \
                                                                                               \
 	if (rc < 0)                                                                           \
 		return rc;                                                                    \
@@ -313,7 +320,7 @@ SHPOOL_FAST_PATH int shpool_##name##_cas(shpool_t *p, uint64_t idx, T expected, 
 SHPOOL_FAST_PATH int shpool_##name##_xchg(shpool_t *p, uint64_t idx, T value, T *old)         \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, true, __func__, &slot);                             \
 	T was;                                                                                \
                                                                                               \
 	if (rc < 0)                                                                           \
@@ -328,7 +335,7 @@ SHPOOL_FAST_PATH int shpool_##name##_xchg(shpool_t *p, uint64_t idx, T value, T 
 SHPOOL_FAST_PATH int shpool_##name##_add(shpool_t *p, uint64_t idx, T delta, T *new_value)    \
 {                                                                                             \
 	uint8_t *slot = NULL;                                                                 \
-	int rc = typed_slot(p, KIND, idx, __func__, &slot);                                   \
+	int rc = typed_slot(p, KIND, idx, true, __func__, &slot);                             \
 	T was;                                                                                \
                                                                                               \
 	if (rc < 0)                                                                           \
@@ -362,7 +369,7 @@ SHPOOL_FAST_PATH int shpool_f64_get(shpool_t *p, uint64_t idx, double *value)
 {
 	uint8_t *slot = NULL;
 	uint64_t bits;
-	int rc = typed_slot(p, SHPOOL_F64, idx, __func__, &slot);
+	int rc = typed_slot(p, SHPOOL_F64, idx, false, __func__, &slot);
 
 	if (rc < 0)
 		return rc;
@@ -387,7 +394,7 @@ static int f64_store(uint8_t *slot, double value)
 SHPOOL_FAST_PATH int shpool_f64_set(shpool_t *p, uint64_t idx, double value)
 {
 	uint8_t *slot = NULL;
-	int rc = typed_slot(p, SHPOOL_F64, idx, __func__, &slot);
+	int rc = typed_slot(p, SHPOOL_F64, idx, true, __func__, &slot);
 
 	return rc < 0 ? rc : f64_store(slot, value);
 }
@@ -450,7 +457,7 @@ int shpool_str_get(shpool_t *p, uint64_t idx, char *buf, size_t buflen, size_t *
 {
 	uint8_t *slot = NULL;
 	uint32_t n = 0;
-	int rc = typed_slot(p, SHPOOL_STR, idx, __func__, &slot);
+	int rc = typed_slot(p, SHPOOL_STR, idx, false, __func__, &slot);
 
 	if (rc < 0)
 		return rc;
@@ -473,7 +480,7 @@ int shpool_str_get(shpool_t *p, uint64_t idx, char *buf, size_t buflen, size_t *
 int shpool_str_set(shpool_t *p, uint64_t idx, const char *s, size_t len)
 {
 	uint8_t *slot = NULL;
-	int rc = typed_slot(p, SHPOOL_STR, idx, __func__, &slot);
+	int rc = typed_slot(p, SHPOOL_STR, idx, true, __func__, &slot);
 
 	if (rc == 0)
 		rc = str_args(p, s, len, __func__);
@@ -484,7 +491,7 @@ int shpool_str_view(shpool_t *p, uint64_t idx, const char **s, size_t *len)
 {
 	uint8_t *slot = NULL;
 	uint32_t n = 0;
-	int rc = typed_slot(p, SHPOOL_STR, idx, __func__, &slot);
+	int rc = typed_slot(p, SHPOOL_STR, idx, false, __func__, &slot);
 
 	if (rc < 0)
 		return rc;
@@ -525,11 +532,14 @@ struct store_arg {
 typedef int store_fn(struct shpool *p, uint8_t *slot, const struct store_arg *a);
 
 static int64_t alloc_store(struct shpool *p, int timeout_ms, store_fn *store,
-			   const struct store_arg *a)
+			   const struct store_arg *a, const char *fn)
 {
-	int64_t idx = shpool_alloc(p, timeout_ms);
+	int64_t idx;
 	int rc;
 
+	if (shpool_readonly(p))
+		return shpool_rdonly_error(fn);
+	idx = shpool_alloc(p, timeout_ms);
 	if (idx < 0)
 		return idx;
 	rc = SHPOOL_FAULT_POINT("alloc_set.store");
@@ -590,7 +600,7 @@ int64_t shpool_alloc_set(shpool_t *p, const void *buf, size_t len, int timeout_m
 	struct store_arg a = { .buf = buf, .len = len };
 	int rc = bytes_args(p, buf, len, __func__);
 
-	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_bytes, &a);
+	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_bytes, &a, __func__);
 }
 
 int64_t shpool_alloc_set_i64(shpool_t *p, int64_t value, int timeout_ms)
@@ -598,7 +608,7 @@ int64_t shpool_alloc_set_i64(shpool_t *p, int64_t value, int timeout_ms)
 	struct store_arg a = { .v.i64 = value };
 	int rc = alloc_kind(p, SHPOOL_I64, __func__);
 
-	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_i64, &a);
+	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_i64, &a, __func__);
 }
 
 int64_t shpool_alloc_set_i32(shpool_t *p, int32_t value, int timeout_ms)
@@ -606,7 +616,7 @@ int64_t shpool_alloc_set_i32(shpool_t *p, int32_t value, int timeout_ms)
 	struct store_arg a = { .v.i32 = value };
 	int rc = alloc_kind(p, SHPOOL_I32, __func__);
 
-	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_i32, &a);
+	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_i32, &a, __func__);
 }
 
 int64_t shpool_alloc_set_f64(shpool_t *p, double value, int timeout_ms)
@@ -614,7 +624,7 @@ int64_t shpool_alloc_set_f64(shpool_t *p, double value, int timeout_ms)
 	struct store_arg a = { .v.f64 = value };
 	int rc = alloc_kind(p, SHPOOL_F64, __func__);
 
-	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_f64, &a);
+	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_f64, &a, __func__);
 }
 
 int64_t shpool_alloc_set_str(shpool_t *p, const char *s, size_t len, int timeout_ms)
@@ -624,7 +634,7 @@ int64_t shpool_alloc_set_str(shpool_t *p, const char *s, size_t len, int timeout
 
 	if (rc == 0)
 		rc = str_args(p, s, len, __func__);
-	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_str, &a);
+	return rc < 0 ? rc : alloc_store(p, timeout_ms, store_str, &a, __func__);
 }
 
 /* ---- guards ------------------------------------------------------------

@@ -129,12 +129,17 @@ static long blocked_in(pid_t pid)
 	return nr;
 }
 
-void test_await_futex_sleep(pid_t pid)
+void test_await_syscall(pid_t pid, long nr)
 {
-	long nr;
+	long now;
 
-	while ((nr = blocked_in(pid)) != SYS_futex) {
-		ck_assert_msg(nr != -2, "/proc/%d/syscall is unreadable", (int)pid);
+	while ((now = blocked_in(pid)) != nr) {
+		ck_assert_msg(now != -2, "/proc/%d/syscall is unreadable", (int)pid);
 		sched_yield();
 	}
+}
+
+void test_await_futex_sleep(pid_t pid)
+{
+	test_await_syscall(pid, SYS_futex);
 }

@@ -32,6 +32,8 @@ void test_await_waiters(shpool_t *p, uint64_t n);
 /* Poll (yielding) until process pid's main thread is asleep in futex(2)
  * (/proc/PID/syscall): a blocked allocator that has made its last look. */
 void test_await_futex_sleep(pid_t pid);
+/* The same for any system call number nr (SYS_flock, ...). */
+void test_await_syscall(pid_t pid, long nr);
 
 /* Assert that rc is the code `want` and that shpool_last_error() contains
  * `needle` (a clear message, not just a code). */

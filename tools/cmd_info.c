@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* shpool info, shpool stats: what the pool is, and how full. */
+/* shpool info, shpool stats: what the pool is, and how full (the
+ * OpenMetrics form of stats is in cmd_metrics.c). */
 #include <inttypes.h>
 
 #include "tool.h"
@@ -18,7 +19,7 @@ int cmd_info(const struct tool *t, shpool_t *p)
 		json_init(&j, stdout);
 		json_open(&j, NULL, '{');
 		json_str(&j, "path", t->path);
-		json_str(&j, "kind", tool_kind_name(kind));
+		json_str(&j, "kind", tool_kind_name(p));
 		json_u64(&j, "capacity", shpool_capacity(p));
 		json_u64(&j, "elem_size", shpool_elem_size(p));
 		if (kind == SHPOOL_STR)
@@ -31,7 +32,7 @@ int cmd_info(const struct tool *t, shpool_t *p)
 		return EXIT_OK;
 	}
 	printf("path       %s\n", t->path);
-	printf("kind       %s\n", tool_kind_name(kind));
+	printf("kind       %s\n", tool_kind_name(p));
 	printf("capacity   %" PRIu64 "\n", shpool_capacity(p));
 	printf("elem_size  %" PRIu32 "\n", shpool_elem_size(p));
 	if (kind == SHPOOL_STR)
@@ -74,6 +75,9 @@ int cmd_stats(const struct tool *t, shpool_t *p)
 		json_end(&j);
 		return EXIT_OK;
 	}
+	/* Several pools: say whose numbers follow, a blank line between. */
+	if (t->npaths > 1)
+		printf("%s%-11s %s\n", t->path == t->paths[0] ? "" : "\n", "path", t->path);
 	for (size_t i = 0; i < n; i++)
 		printf("%-11s %" PRIu64 "\n", f[i].name, f[i].v);
 	return EXIT_OK;

@@ -223,7 +223,7 @@ int cmd_ls(const struct tool *t, shpool_t *p)
 		json_init(&l.j, stdout);
 		json_open(&l.j, NULL, '{');
 		json_str(&l.j, "path", t->path);
-		json_str(&l.j, "kind", tool_kind_name(l.kind));
+		json_str(&l.j, "kind", tool_kind_name(p));
 		json_u64(&l.j, "capacity", shpool_capacity(p));
 		json_open(&l.j, "slots", '[');
 	} else {

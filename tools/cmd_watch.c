@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* shpool watch: sample the pool's occupancy at a fixed interval. */
+/* shpool watch: sample the pool's occupancy at a fixed interval, and the
+ * rates of its counters between samples. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -49,7 +50,54 @@ static void sleep_until(const struct timespec *at)
 		;
 }
 
-static void sample(const struct tool *t, const shpool_stats_t *st)
+/* A counter's rate per second between two samples dt seconds apart. The
+ * counters are approximate (racing bumps may lose one, or store an older
+ * value over a newer one): a step back counts as no change. */
+static double rate(uint64_t now, uint64_t before, double dt)
+{
+	return now > before && dt > 0 ? (double)(now - before) / dt : 0.0;
+}
+
+/* The previous sample, for the rates: none before the first. */
+struct previous {
+	bool have;
+	shpool_stats_t st;
+	struct timespec at; /* CLOCK_MONOTONIC */
+};
+
+struct rates {
+	bool have;
+	double allocs, frees, waits;
+};
+
+static struct rates rates_since(struct previous *prev, const shpool_stats_t *st)
+{
+	struct rates r = { prev->have, 0, 0, 0 };
+	struct timespec now;
+	double dt;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - prev->at.tv_sec) + (double)(now.tv_nsec - prev->at.tv_nsec) / 1e9;
+	if (r.have) {
+		r.allocs = rate(st->allocs, prev->st.allocs, dt);
+		r.frees = rate(st->frees, prev->st.frees, dt);
+		r.waits = rate(st->waits, prev->st.waits, dt);
+	}
+	prev->have = true;
+	prev->st = *st;
+	prev->at = now;
+	return r;
+}
+
+static void json_rate(struct json *j, const char *key, bool have, double v)
+{
+	if (have)
+		json_f64(j, key, v);
+	else
+		json_null(j, key);
+}
+
+static void sample(const struct tool *t, const shpool_stats_t *st, const struct rates *r)
 {
 	struct timespec now;
 	struct json j;
@@ -70,13 +118,20 @@ static void sample(const struct tool *t, const shpool_stats_t *st)
 		json_u64(&j, "waits", st->waits);
 		json_u64(&j, "timeouts", st->timeouts);
 		json_u64(&j, "recoveries", st->recoveries);
+		json_rate(&j, "allocs_per_s", r->have, r->allocs);
+		json_rate(&j, "frees_per_s", r->have, r->frees);
+		json_rate(&j, "waits_per_s", r->have, r->waits);
 		json_close(&j, '}');
 		json_end(&j);
 	} else {
 		localtime_r(&now.tv_sec, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
-		printf("%-8s %12" PRIu64 " %12" PRIu64 " %8" PRIu64 "\n", when, st->used,
-		       st->available, st->waiters);
+		printf("%-8s %12" PRIu64 " %12" PRIu64 " %8" PRIu64, when, st->used, st->available,
+		       st->waiters);
+		if (r->have)
+			printf(" %10.1f %10.1f %10.1f\n", r->allocs, r->frees, r->waits);
+		else
+			printf(" %10s %10s %10s\n", "-", "-", "-");
 	}
 	/* Each sample must reach a pipe now, not when the buffer fills. */
 	fflush(stdout);
@@ -84,8 +139,10 @@ static void sample(const struct tool *t, const shpool_stats_t *st)
 
 int cmd_watch(const struct tool *t, shpool_t *p)
 {
+	struct previous prev = { .have = false };
 	struct timespec next;
 	shpool_stats_t st;
+	struct rates r;
 	int rc;
 
 	rc = catch_signals();
@@ -94,7 +151,8 @@ int cmd_watch(const struct tool *t, shpool_t *p)
 		return EXIT_ERROR;
 	}
 	if (!t->json)
-		printf("%-8s %12s %12s %8s\n", "TIME", "USED", "AVAILABLE", "WAITERS");
+		printf("%-8s %12s %12s %8s %10s %10s %10s\n", "TIME", "USED", "AVAILABLE", "WAITERS",
+		       "ALLOCS/S", "FREES/S", "WAITS/S");
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (uint64_t n = 0; !stop && (t->count == 0 || n < t->count); n++) {
 		if (n) {
@@ -106,7 +164,8 @@ int cmd_watch(const struct tool *t, shpool_t *p)
 		rc = shpool_stats(p, &st);
 		if (rc < 0)
 			return tool_fail(t, rc);
-		sample(t, &st);
+		r = rates_since(&prev, &st);
+		sample(t, &st, &r);
 		if (ferror(stdout))
 			break; /* main reports the write error */
 	}

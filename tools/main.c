@@ -13,30 +13,41 @@
 
 /* Options each command accepts, by their getopt value. */
 enum { OPT_JSON = 'j', OPT_DATA = 'd', OPT_BYTES = 'b', OPT_FORCE = 'f', OPT_COUNT = 'c',
-       OPT_INTERVAL = 'i', OPT_HELP = 'h' };
+       OPT_INTERVAL = 'i', OPT_FORMAT = 'F', OPT_HELP = 'h' };
 
 struct command {
 	const char *name;
 	int (*run)(const struct tool *t, shpool_t *p);
 	const char *opts;  /* the OPT_* letters it takes besides --json, --help */
+	bool writes;       /* changes the pool: attached read-write */
+	bool many;         /* takes several PATHs */
 	const char *usage;   /* after "shpool NAME" */
 	const char *summary; /* one line for the command list */
 	const char *help;
 };
 
 static const struct command commands[] = {
-	{ "info", cmd_info, "", "[--json] PATH",
+	{ "info", cmd_info, "", false, false, "[--json] PATH",
 	  "kind, geometry and mapping size",
 	  "Show the pool's kind and geometry: capacity, elem_size (and max_len for STR),\n"
 	  "stride (bytes from one slot to the next), the size of its mapping, and the\n"
 	  "version of the library the tool runs with. Creation flags (SHPOOL_NO_ZERO,\n"
 	  "SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not report them.\n" },
-	{ "stats", cmd_stats, "", "[--json] PATH",
-	  "occupancy and counters",
+	{ "stats", cmd_stats, "F", false, true, "[--json | --format=FORMAT] PATH...",
+	  "occupancy and counters (OpenMetrics too)",
 	  "Show shpool_stats(): capacity, elem_size, used, available, waiters (callers\n"
 	  "blocked in an allocation now), mmap_size, and the approximate counters allocs,\n"
-	  "frees, waits, timeouts and recoveries.\n" },
-	{ "ls", cmd_ls, "db", "[--json] [--data] [--bytes N] PATH",
+	  "frees, waits, timeouts and recoveries, for each PATH in turn (JSON: one\n"
+	  "object per line).\n"
+	  "\n"
+	  "  --format=text         the default\n"
+	  "  --format=json         the same as --json\n"
+	  "  --format=openmetrics  every pool in one OpenMetrics text exposition (what\n"
+	  "                        Prometheus scrapes): a gauge per occupancy figure, a\n"
+	  "                        counter (_total) per counter, a pool=\"PATH\" label,\n"
+	  "                        shpool_up 0 for a pool that could not be read\n"
+	  "                        (exit status 2 then), and # EOF at the end\n" },
+	{ "ls", cmd_ls, "db", false, false, "[--json] [--data] [--bytes N] PATH",
 	  "allocated slots, their owners (and values)",
 	  "List the allocated slots, ascending, with the PID of each slot's owner and\n"
 	  "its state: alive, dead, or zombie (exited, not yet reaped), as kill(2) and\n"
@@ -47,28 +58,30 @@ static const struct command commands[] = {
 	  "              the string for STR, the first bytes in hex for RAW\n"
 	  "  --bytes N   show at most N bytes of RAW and STR data (default 16 for RAW,\n"
 	  "              64 for STR; 0: all of it). Implies --data.\n" },
-	{ "check", cmd_check, "", "[--json] PATH",
+	{ "check", cmd_check, "", false, false, "[--json] PATH",
 	  "cross-check the pool; exit 1 on problems",
 	  "Cross-check the bitmap, summary, owner records and counters with\n"
 	  "shpool_check() and print its report. Exit status 0 when consistent, 1 when\n"
 	  "problems were found, 2 on error. On a pool in use, an allocation or free in\n"
 	  "progress can show as a passing problem: check again on a quiet pool.\n" },
-	{ "recover", cmd_recover, "", "[--json] PATH",
+	{ "recover", cmd_recover, "", true, false, "[--json] PATH",
 	  "free the slots of dead processes",
 	  "Free the slots whose owning process is dead (shpool_recover_stale()) and\n"
 	  "print how many. Safe at any time, also while the pool is in use. Exit\n"
 	  "status 0 whether or not there was anything to recover.\n" },
-	{ "reset", cmd_reset, "f", "--force [--json] PATH",
+	{ "reset", cmd_reset, "f", true, false, "--force [--json] PATH",
 	  "free every slot (the pool must be idle)",
 	  "Free every slot and wake every waiter (shpool_reset()). Refused without\n"
 	  "--force. Only for a pool nobody uses: YOU must make sure that no process\n"
 	  "holds, allocates or frees a slot meanwhile, or their slots will be handed out\n"
 	  "twice. Prints how many slots were allocated before the reset.\n" },
-	{ "watch", cmd_watch, "ci", "[--json] [--count N] [--interval MS] PATH",
-	  "used/available/waiters, once a second",
-	  "Print used, available and waiters once a second (with --json: one object\n"
-	  "per line, with the counters too) until interrupted (SIGINT or SIGTERM: exit\n"
-	  "status 0).\n"
+	{ "watch", cmd_watch, "ci", false, false, "[--json] [--count N] [--interval MS] PATH",
+	  "used/available/waiters and rates, once a second",
+	  "Print used, available and waiters once a second, and beside them the rates\n"
+	  "since the sample before: allocations, frees and blocking waits per second\n"
+	  "(with --json: one object per line, with the counters and the rates\n"
+	  "allocs_per_s, frees_per_s, waits_per_s, null in the first sample) until\n"
+	  "interrupted (SIGINT or SIGTERM: exit status 0).\n"
 	  "\n"
 	  "  --count N       stop after N samples\n"
 	  "  --interval MS   milliseconds between samples (default 1000)\n" },
@@ -86,7 +99,8 @@ static void usage_global(FILE *f)
 		   "Commands:\n",
 		prog, prog);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s%s\n", commands[i].name, commands[i].summary,
+			commands[i].writes ? " [changes the pool]" : "");
 	fprintf(f,
 		"\n"
 		"Options (every command):\n"
@@ -95,9 +109,10 @@ static void usage_global(FILE *f)
 		"  -h, --help  help; '%s COMMAND --help' for a command\n"
 		"  --version   the tool's and the library's versions\n"
 		"\n"
-		"The pool's kind need not be given: each kind is tried in turn. The pool is\n"
-		"attached read-write (the library has no read-only attach), so the file must\n"
-		"be writable by you even for info.\n"
+		"The pool's kind need not be given: the tool attaches any kind. Every command\n"
+		"but recover and reset only reads the pool: it attaches it read-only\n"
+		"(SHPOOL_RDONLY), so read permission on the file is enough, and it cannot\n"
+		"change the pool. recover and reset need write permission.\n"
 		"\n"
 		"Exit status: 0 success; 1 check found problems; 2 usage or runtime error\n"
 		"(message on stderr).\n",
@@ -106,7 +121,9 @@ static void usage_global(FILE *f)
 
 static void usage_command(FILE *f, const struct command *c)
 {
-	fprintf(f, "Usage: %s %s %s\n\n%s", prog, c->name, c->usage, c->help);
+	fprintf(f, "Usage: %s %s %s\n\n%s\n%s\n", prog, c->name, c->usage, c->help,
+		c->writes ? "Changes the pool: needs write permission on the file."
+			  : "Read-only: attaches the pool read-only; read permission is enough.");
 }
 
 /* A usage mistake: message, a pointer to the help, exit status 2. */
@@ -172,6 +189,7 @@ static const struct option long_opts[] = {
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -192,6 +210,17 @@ static int apply_option(struct tool *t, const struct command *c, int opt, const 
 	}
 	switch (opt) {
 	case OPT_JSON: t->json = true; break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			t->format = FORMAT_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			t->format = FORMAT_JSON;
+		else if (strcmp(arg, "openmetrics") == 0)
+			t->format = FORMAT_OPENMETRICS;
+		else
+			return usage_error(c, "--format: '%s' is not text, json or openmetrics",
+					   arg);
+		break;
 	case OPT_DATA: t->data = true; break;
 	case OPT_FORCE: t->force = true; break;
 	case OPT_BYTES:
@@ -234,9 +263,15 @@ static int parse_command(struct tool *t, const struct command *c, int argc, char
 	}
 	if (optind == argc)
 		return usage_error(c, "missing PATH (the pool file)");
-	if (argc - optind > 1)
+	if (argc - optind > 1 && !c->many)
 		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
-	t->path = argv[optind];
+	if (t->json && t->format == FORMAT_OPENMETRICS)
+		return usage_error(c, "--json and --format=openmetrics do not go together");
+	if (t->format == FORMAT_JSON)
+		t->json = true;
+	t->paths = argv + optind;
+	t->npaths = (size_t)(argc - optind);
+	t->path = t->paths[0];
 	if (c->run == cmd_reset && !t->force)
 		return usage_error(c, "refusing to reset without --force (it frees every slot; "
 				   "no process may use the pool meanwhile)");
@@ -280,11 +315,31 @@ static int finish_output(int status)
 	return status;
 }
 
+/* Run c on each PATH in turn; the exit status is the worst of them. */
+static int run_each(struct tool *t, const struct command *c)
+{
+	int status = EXIT_OK;
+
+	for (size_t i = 0; i < t->npaths; i++) {
+		shpool_t *p;
+		int rc;
+
+		t->path = t->paths[i];
+		rc = tool_open(t, c->writes, &p);
+		if (rc == EXIT_OK) {
+			rc = c->run(t, p);
+			shpool_close(p);
+		}
+		if (rc > status)
+			status = rc;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct tool t = { .interval = 1000 };
 	const struct command *c;
-	shpool_t *p;
 	int rc, first = 1;
 
 	rc = parse_global(&t, argc, argv, &first);
@@ -308,10 +363,7 @@ int main(int argc, char **argv)
 	rc = parse_command(&t, c, argc - first, argv + first);
 	if (rc >= 0)
 		return finish_output(rc);
-	rc = tool_open(&t, &p);
-	if (rc != EXIT_OK)
-		return rc;
-	rc = c->run(&t, p);
-	shpool_close(p);
-	return finish_output(rc);
+	if (t.format == FORMAT_OPENMETRICS)
+		return finish_output(cmd_openmetrics(&t));
+	return finish_output(run_each(&t, c));
 }

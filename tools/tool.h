@@ -15,11 +15,17 @@
 #define EXIT_PROBLEMS 1 /* check found inconsistencies */
 #define EXIT_ERROR 2    /* usage or runtime error; a message is on stderr */
 
+/* stats --format */
+enum tool_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_OPENMETRICS };
+
 /* What the command line asked for. */
 struct tool {
 	const char *cmd;     /* "info", "ls", ... */
-	const char *path;    /* the pool file */
+	const char *path;    /* the pool file (the one being worked on) */
+	char **paths;        /* every PATH given (stats takes several) */
+	size_t npaths;
 	bool json;           /* --json: one JSON object (watch: one per line) */
+	enum tool_format format; /* stats --format; --json is FORMAT_JSON */
 	bool data;           /* ls --data */
 	uint64_t bytes;      /* ls --bytes: 0 means the whole slot */
 	bool bytes_set;      /* --bytes was given (else the per-kind default) */
@@ -34,11 +40,11 @@ struct tool {
 int tool_fail(const struct tool *t, int rc);
 
 /* ---- open.c ---- */
-/* Attach the pool at t->path whatever its kind (see the comment there).
- * EXIT_OK, or EXIT_ERROR with the reason on stderr. */
-int tool_open(const struct tool *t, shpool_t **out);
-/* "RAW", "I64", ... */
-const char *tool_kind_name(int kind);
+/* Attach the pool at t->path whatever its kind, read-only unless the
+ * command `writes`. EXIT_OK, or EXIT_ERROR with the reason on stderr. */
+int tool_open(const struct tool *t, bool writes, shpool_t **out);
+/* shpool_kind_name() of p's kind: "raw", "i64", ... */
+const char *tool_kind_name(shpool_t *p);
 
 /* ---- json.c: a small JSON writer (one line, no pretty printing) ---- */
 struct json {
@@ -74,5 +80,7 @@ int cmd_check(const struct tool *t, shpool_t *p);
 int cmd_recover(const struct tool *t, shpool_t *p);
 int cmd_reset(const struct tool *t, shpool_t *p);
 int cmd_watch(const struct tool *t, shpool_t *p);
+/* stats --format=openmetrics: every pool of t->paths in one exposition. */
+int cmd_openmetrics(const struct tool *t);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: attach a segment made of arbitrary bytes, through an fd
- * (shpool_open_fd) and through a path (shpool_open, shpool_create), as every
- * kind; whenever an attach succeeds, use the pool. Nothing may crash, hang,
+ * (shpool_open_fd, and read-only with shpool_attach_fd) and through a path
+ * (shpool_open, shpool_create), as every kind and as SHPOOL_ANY_KIND;
+ * whenever an attach succeeds, use the pool. Nothing may crash, hang,
  * leak, or touch memory outside the mapping (ASan), and every call must
  * return one of its documented results.
  *
@@ -163,6 +164,32 @@ static void use(shpool_t *p, int reset)
 	}
 }
 
+/* A read-only handle on the same bytes: every read as in use() keeps its
+ * bounds; every change is refused before it touches the (PROT_READ)
+ * mapping, where it would fault. */
+static void use_readonly(shpool_t *p)
+{
+	uint64_t cap = shpool_capacity(p), out[8], last = UINT64_MAX;
+	shpool_stats_t st;
+	int64_t n;
+
+	FUZZ_REQUIRE(shpool_is_readonly(p) == 1, "not read-only");
+	FUZZ_REQUIRE(shpool_used(p) <= cap, "used %llu > capacity",
+		     (unsigned long long)shpool_used(p));
+	n = shpool_allocated_slots(p, out, 8);
+	FUZZ_REQUIRE(n >= 0 && (uint64_t)n <= cap, "allocated_slots: %lld", (long long)n);
+	for (int64_t i = 0; i < n && i < 8; i++)
+		read_slot(p, out[i]);
+	read_slot(p, cap - 1);
+	FUZZ_REQUIRE(shpool_each_allocated(p, count_visit, &last) == 0, "each_allocated");
+	FUZZ_REQUIRE(shpool_check(p, devnull) >= 0, "check");
+	FUZZ_REQUIRE(shpool_stats(p, &st) == 0 && st.used <= cap, "stats");
+	FUZZ_REQUIRE(shpool_alloc(p, 0) == -EROFS, "read-only alloc");
+	FUZZ_REQUIRE(shpool_free(p, 0) == -EROFS, "read-only free");
+	FUZZ_REQUIRE(shpool_recover_stale(p) == -EROFS, "read-only recover_stale");
+	FUZZ_REQUIRE(shpool_reset(p) == -EROFS, "read-only reset");
+}
+
 /* One attach: 0 and a handle, or -errno, no handle and a detail. */
 static void attached(int rc, shpool_t *p, int reset)
 {
@@ -173,7 +200,10 @@ static void attached(int rc, shpool_t *p, int reset)
 		return;
 	}
 	FUZZ_REQUIRE(p, "attach succeeded without a handle");
-	use(p, reset);
+	if (shpool_is_readonly(p))
+		use_readonly(p);
+	else
+		use(p, reset);
 	shpool_close(p);
 }
 
@@ -195,11 +225,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		load(fd, file, n, want);
 		close(fd);
 	}
-	/* Every kind, and two that are none. */
+	/* Every kind, any kind (0), and one that is none; read-only first,
+	 * while the input is still as it came. */
 	for (int kind = 0; kind <= 6; kind++) {
 		shpool_t *p = NULL;
-		int rc = shpool_open_fd(&p, memfd, (shpool_kind)kind);
+		int rc = shpool_attach_fd(&p, memfd, (shpool_kind)kind, SHPOOL_RDONLY);
 
+		attached(rc, p, 0);
+		p = NULL;
+		rc = shpool_open_fd(&p, memfd, (shpool_kind)kind);
 		attached(rc, p, opts & 8);
 		if (opts & 2) {
 			p = NULL;
