@@ -426,16 +426,36 @@ def test_open_errors(path, tmp_path):
         shpool.Pool("", "i64", 4)
 
 
-def test_readonly_until_the_library_has_it(path):
-    shpool.Pool(path, "i64", 4)
+def test_readonly(path):
+    w = shpool.Pool(path, "i64", 4)
+    i = w.alloc_set(42)
     try:
         p = shpool.Pool.open(path, readonly=True)
-    except NotImplementedError:
-        return
-    assert p.readonly
-    with pytest.raises(OSError) as e:
-        p.alloc(0)
-    assert e.value.errno == errno.EROFS
+    except NotImplementedError:  # a libshpool without shpool_attach()
+        pytest.skip("libshpool has no read-only attach")
+    assert p.readonly and not w.readonly
+    assert p.kind == "i64" and p.get(i) == 42 and p.used == 1
+    assert p.buffer.readonly and p.slot(i).readonly and p.slot(i)[0] == 42
+    w.incr(i)
+    assert p.get(i) == 43  # a live view of the writers' pool
+    for call in (lambda: p.alloc(0), p.try_alloc, lambda: p.alloc(None), lambda: p.free(i),
+                 lambda: p.set(i, 1), lambda: p.incr(i), lambda: p.alloc_n(1),
+                 lambda: p.alloc_set(1, 0), p.reset, p.recover_stale):
+        with pytest.raises(OSError) as e:
+            call()
+        assert e.value.errno == errno.EROFS
+    with pytest.raises(TypeError):
+        p.slot(i)[0] = 1  # the view is read-only too
+    assert w.get(i) == 43 and w.used == 1
+    os.chmod(path, 0o400)  # read permission is enough
+    if os.geteuid() != 0:
+        with pytest.raises(PermissionError):
+            shpool.Pool.open(path)
+    assert shpool.Pool.open(path, "i64", readonly=True).get(i) == 43
+    with pytest.raises(ValueError):
+        shpool.Pool.open(path, "raw", readonly=True)
+    m = shpool.Pool.memfd(kind="i64", capacity=2)
+    assert shpool.Pool.from_fd(m.fd, readonly=True).readonly
 
 
 def test_memfd_and_from_fd():

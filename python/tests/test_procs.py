@@ -224,7 +224,7 @@ def test_pool_shared_with_a_c_program(path, children):
     p = shpool.Pool(path, "i64", 16)
     mine = [p.alloc_set(v) for v in (10, 20, 30)]
     rc, ls = run_tool("ls", path)
-    assert rc == 0 and ls["kind"] == "I64" and ls["count"] == 3
+    assert rc == 0 and ls["kind"].lower() == "i64" and ls["count"] == 3
     assert [(s["slot"], s["owner"], s["state"]) for s in ls["slots"]] == \
         [(i, os.getpid(), "alive") for i in mine]
     r, w = os.pipe()
