@@ -347,32 +347,32 @@ static PoolObject *pool_wrap(PyTypeObject *type, shpool_t *p)
 	return self;
 }
 
+/* Attach by path (fd < 0) or fd, of the given kind or (kind 0) of the kind
+ * the pool has. A libshpool with shpool_attach() (SHPOOL_RDONLY) does both
+ * itself. An older one has no call reading the kind, so each kind is tried
+ * in turn: it checks the file, magic and layout before the kind and names a
+ * wrong kind "kind mismatch", so any other failure is final. */
+#ifndef SHPOOL_RDONLY
 static int kind_mismatch(int rc)
 {
 	return rc == -EINVAL && strstr(shpool_last_error(), "kind mismatch") != NULL;
 }
+#endif
 
-/* Attach by path (fd < 0) or fd, of the given kind or (kind 0) of the kind
- * the pool has. The library before SHPOOL_ANY_KIND has no call reading the
- * kind, so each kind is tried in turn: it checks the file, magic and layout
- * before the kind and names a wrong kind "kind mismatch", so any other
- * failure is final. */
 static int attach(shpool_t **out, const char *path, int fd, int kind, int readonly)
 {
-	int rc;
-
 #ifdef SHPOOL_RDONLY
 	unsigned flags = readonly ? SHPOOL_RDONLY : 0;
 	if (fd < 0)
 		return shpool_attach(out, path, (shpool_kind)kind, flags);
 	return shpool_attach_fd(out, fd, (shpool_kind)kind, flags);
 #else
+	int rc = -EINVAL;
+
 	(void)readonly; /* refused by the callers: see readonly_unsupported() */
-#endif
 	if (kind != 0)
 		return fd < 0 ? shpool_open(out, path, (shpool_kind)kind)
 			      : shpool_open_fd(out, fd, (shpool_kind)kind);
-	rc = -EINVAL;
 	for (int i = 0; i < NKINDS; i++) {
 		rc = fd < 0 ? shpool_open(out, path, kinds[i].kind)
 			    : shpool_open_fd(out, fd, kinds[i].kind);
@@ -380,6 +380,7 @@ static int attach(shpool_t **out, const char *path, int fd, int kind, int readon
 			return rc;
 	}
 	return rc;
+#endif
 }
 
 /* Read-only attach needs shpool_attach() (SHPOOL_RDONLY), which this
