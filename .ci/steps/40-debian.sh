@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages: build libshpool1, libshpool-dev, shpool-tools and
-# python3-shpool from a
-# fresh copy of the tree (this one is already configured in-tree), lintian
-# them, install them, build and run an outside program against the installed
-# package with pkg-config alone, use the Python module from the system
-# python3, then remove them again.
+# python3-shpool from a fresh copy of the tree (this one is already
+# configured in-tree), lintian them, install them, build and run an outside
+# program against the installed package with pkg-config alone, use the
+# Python module from the system python3, then remove them again.
 # Cost: about 3-4 minutes on 2 idle cores (the package build runs make check).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
