@@ -8,6 +8,8 @@ cd "$(dirname "$0")"
 # binding). Extra names may be passed in SHPOOL_EXTRA_DEPS (CI adds clang,
 # valgrind, ...).
 DEPS="autoconf automake libtool make gcc pkg-config check libperl-dev ${SHPOOL_EXTRA_DEPS:-}"
+# The Python module (python/) and its tests; numpy for the tests that use it.
+DEPS="$DEPS python3-dev python3-pytest python3-numpy"
 
 install_deps() {
 	missing=""

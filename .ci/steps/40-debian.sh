@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages: build libshpool1, libshpool-dev, shpool-tools and
-# libshpool-perl from a fresh copy of the tree (this one is already
-# configured in-tree), lintian them, install them, build and run an outside
-# program against the installed package with pkg-config alone, use the Perl
-# binding, then remove them again.
+# libshpool-perl and python3-shpool from a fresh copy of the tree (this one
+# is already configured in-tree), lintian them, install them, build and run
+# an outside program against the installed package with pkg-config alone,
+# use the Perl binding and the Python module from the system python3, then
+# remove them again.
 # Cost: about 3-4 minutes on 2 idle cores (the package build runs make check).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,8 @@ cleanup() {
 	# The packages must not outlive this step: later steps build from the
 	# tree and must not pick up a system copy of the library by accident.
 	if [ "$installed" = yes ]; then
-		apt-get purge -y -qq libshpool1 libshpool-dev shpool-tools libshpool-perl >/dev/null || true
+		apt-get purge -y -qq libshpool1 libshpool-dev shpool-tools libshpool-perl \
+			python3-shpool >/dev/null || true
 	fi
 	rm -rf "$work"
 }
@@ -51,7 +53,7 @@ cd "$work"
 # Each listing goes to a file ("path [-> target]", path always followed by a
 # space) that expect() greps directly: `dpkg-deb -c | grep -q` under pipefail
 # fails whenever grep stops reading before dpkg-deb has written everything.
-for deb in libshpool1 libshpool-dev shpool-tools libshpool-perl; do
+for deb in libshpool1 libshpool-dev shpool-tools libshpool-perl python3-shpool; do
 	dpkg-deb -c "$deb"_*.deb | awk '{ print $6, $7, $8 }' >"$deb.list"
 	echo "-- contents of $deb"
 	awk '$1 !~ /\/$/ { print "  " $0 }' "$deb.list"
@@ -79,6 +81,8 @@ expect shpool-tools 'usr/bin/shpool'
 expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/IPC/Shpool\.pm'
 expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/auto/IPC/Shpool/Shpool\.so'
 expect libshpool-perl 'usr/share/man/man3/IPC::Shpool\.3pm(\.gz)?'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool\.cpython-[^ ]*\.so'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool\.pyi'
 [ "$fail" = 0 ] || { echo "40-debian: FAILED: packages lack files (above)"; exit 1; }
 
 echo "-- lintian (fails on errors and warnings)"
@@ -91,7 +95,7 @@ lintian --allow-root --display-info --pedantic --fail-on error,warning \
 echo "-- installing the packages"
 installed=yes
 apt-get install -y -qq ./libshpool1_*.deb ./libshpool-dev_*.deb ./shpool-tools_*.deb \
-	./libshpool-perl_*.deb >/dev/null
+	./libshpool-perl_*.deb ./python3-shpool_*.deb >/dev/null
 objdump -p "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libshpool.so.1" | grep SONAME
 
 echo "-- an outside program against the installed package (debian/tests/build-outside)"
@@ -102,8 +106,24 @@ echo "-- the Perl binding, installed (debian/tests/perl-use)"
 perl -MIPC::Shpool -e 'my $p = IPC::Shpool::Str->new(undef, 2, 16);
 	my $i = $p->alloc_set("installed") // die "alloc_set\n";
 	$p->get($i) eq "installed" && $p->free($i) or die "round trip\n"; print "perl: alloc/free ok\n"'
+echo "-- the Python module from the system python3 (python3-shpool)"
+# From $work, so that no copy in the source tree can be imported instead.
+/usr/bin/python3 - <<'PY'
+import os
+import shpool
+
+assert shpool.__file__.startswith("/usr/lib/python3/dist-packages/"), shpool.__file__
+with shpool.Pool(None, "i64", 4) as p:
+    i = p.alloc(timeout=1.0)
+    p.set(i, 41)
+    assert p.incr(i) == 42 and p.owner(i) == os.getpid()
+    p.free(i)
+    assert p.used == 0 and p.check() == []
+print("python3-shpool: shpool %s over libshpool %s from %s: ok"
+      % (shpool.__version__, shpool.library_version(), shpool.__file__))
+PY
 if command -v shpool >/dev/null; then
 	echo "-- installed: $(command -v shpool)"
 fi
 
-echo "40-debian: OK: packages built, lintian clean, installed and used"
+echo "40-debian: OK: packages built, lintian clean, installed and used (C and Python)"
