@@ -35,8 +35,11 @@
 
 /* ---- the words everything is made of ------------------------------------ */
 _Static_assert(sizeof(uint64_t) == 8 && sizeof(uint32_t) == 4, "fixed-width words");
-_Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8,
-	       "a shared 64-bit word is a naturally aligned 8-byte atomic");
+/* Only sizes: _Alignof(_Atomic uint64_t) is what GCC's i386 note is about
+ * (an _Atomic uint64_t field is placed on 8 bytes, but a struct holding
+ * one is only 4-aligned). The offsets below put every 64-bit word on a
+ * multiple of 8 from a line-aligned start instead. */
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "a shared 64-bit word is 8 bytes");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && _Alignof(_Atomic uint32_t) == 4,
 	       "a shared 32-bit word is a naturally aligned 4-byte atomic");
 _Static_assert(SHPOOL_CACHELINE == 64, "regions start on 64-byte lines");
