@@ -16,6 +16,10 @@
  *    (test_await_futex_sleep()). It is translated.
  *
  * Only fopen() is wrapped: it is how libshpool and the tests read /proc.
+ * LD_PRELOAD is dropped from the environment once loaded: a program that
+ * execs a host program (check_tool runs the tool through a host shell
+ * script that starts qemu) must not hand the host's loader a library of
+ * the target, which it would complain about on stderr.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -62,6 +66,11 @@ static FILE *wrapped(fopen_fn *real, const char *path, const char *mode)
 		return fmemopen(line, strlen(line), "r");
 	}
 	return real(path, mode);
+}
+
+__attribute__((constructor)) static void drop_preload(void)
+{
+	unsetenv("LD_PRELOAD");
 }
 
 FILE *fopen(const char *path, const char *mode)
