@@ -20,10 +20,10 @@
 #     other ABI attaches, checks them and recovers them (all 6 pairs).
 # Runs from the top of the configured, built tree (see .ci/run).
 # Cost: apt-get of the cross toolchains and qemu-user when missing (~1 min),
-# then 2 cross builds and the test runs under emulation: 6.0 min of CPU
-# (3.4 user, 2.6 system); measured 17.6 min wall on the 2-core machine
-# shared with 5 other builds (load average 13-25; arm64 715 s, i386 289 s
-# once the load fell), so about 6-8 minutes on 2 idle cores.
+# then 2 cross builds and the test runs under emulation: about 7 min of
+# CPU (3.9 user, 2.9 system). Measured on a 2-core machine shared with 5
+# other builds: 5.9 min wall at load average 4-10 (arm64 177 s, i386
+# 167 s, abi_share 8 s); 17.6 min at load average 13-25.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
