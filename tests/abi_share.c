@@ -176,6 +176,9 @@ static void store(shpool_t *p, shpool_kind kind, int i)
 		raw_of(i, raw);
 		rc = shpool_set(p, s, raw, sizeof(raw));
 		break;
+	case SHPOOL_ANY_KIND: /* an attach argument, never a pool's kind */
+		rc = -1;
+		break;
 	}
 	CHECK(rc == 0, "store slot %" PRIu64 ": %d", s, rc);
 }
@@ -216,6 +219,9 @@ static void verify(shpool_t *p, shpool_kind kind, int i, const char *name)
 		raw_of(i, wraw);
 		CHECK(shpool_get(p, s, graw, sizeof(graw)) == 0 && memcmp(graw, wraw, sizeof(wraw)) == 0,
 		      "%s slot %" PRIu64 ": bytes differ", name, s);
+		break;
+	case SHPOOL_ANY_KIND: /* an attach argument, never a pool's kind */
+		CHECK(0, "%s slot %" PRIu64 ": no kind", name, s);
 		break;
 	}
 }

@@ -143,6 +143,7 @@ for t in "${targets[@]}"; do
 	mkdir "$b"
 	echo "== $arch ($triplet): configure, build"
 	if ! (cd "$b" && "$work/src/configure" -q --host="$triplet" --enable-werror \
+		--without-perl --without-python \
 		PKG_CONFIG_LIBDIR="/usr/lib/$multiarch/pkgconfig:/usr/share/pkgconfig" &&
 		make -s -j2 && make -s -j2 check TESTS=) >"$b/build.log" 2>&1; then
 		tail -n 40 "$b/build.log"
