@@ -78,17 +78,13 @@ static int64_t boottime_offset(void)
 	return off;
 }
 
-/* Read /proc/PID/stat: the state letter and the start time (clock ticks
- * since boot, in the host's time namespace (see above), masked to the
- * record's width). -errno if unreadable. */
-static int proc_stat(pid_t pid, char *state, uint64_t *start)
+int shpool_proc_stat_at(const char *path, char *state, uint64_t *start)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long st;
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -105,8 +101,21 @@ static int proc_stat(pid_t pid, char *state, uint64_t *start)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", &st) != 1)
 		return -EINVAL;
-	*start = ((uint64_t)st - (uint64_t)boottime_offset()) & ((UINT64_C(1) << START_BITS) - 1);
+	*start = (uint64_t)st - (uint64_t)boottime_offset();
 	return 0;
+}
+
+/* /proc/PID/stat: the state letter and the start time, masked to the
+ * record's width. -errno if unreadable. */
+static int proc_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	rc = shpool_proc_stat_at(path, state, start);
+	*start &= (UINT64_C(1) << START_BITS) - 1;
+	return rc;
 }
 
 static uint64_t make_record(pid_t pid, uint64_t start)

@@ -285,6 +285,11 @@ static inline int shpool_check_index(const struct shpool *p, uint64_t idx, const
 #define SHPOOL_OWNER_FREEING (UINT64_C(1) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_TAG_MASK (UINT64_C(3) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_START_SHIFT 24
+/* Read a /proc stat file (/proc/PID/stat, /proc/PID/task/TID/stat): the
+ * state letter and the start time in clock ticks since boot, in the host's
+ * time namespace (taken off this process's own boottime offset, so that
+ * processes in different time namespaces agree). -errno if unreadable. */
+SHPOOL_HIDDEN int shpool_proc_stat_at(const char *path, char *state, uint64_t *start);
 /* This process's owner record: cached, dropped in a fork(2) child. */
 SHPOOL_HIDDEN extern _Atomic uint64_t shpool_self_record;
 SHPOOL_HIDDEN uint64_t shpool_self_slow(void);

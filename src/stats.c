@@ -72,34 +72,14 @@ void shpool_stats_forget(void)
 #define ID_START_BITS 19
 #define ID_START_KNOWN (UINT64_C(1) << 63)
 
-/* /proc/PID/task/TID/stat: the thread's state letter and start time.
- * -errno if unreadable. */
+/* /proc/PID/task/TID/stat: the thread's state letter and start time (as
+ * the owner records', namespace-proof). -errno if unreadable. */
 static int task_stat(pid_t pid, pid_t tid, char *state, uint64_t *start)
 {
-	char path[96], buf[1024], *p;
-	unsigned long long st;
-	ssize_t n;
-	int fd;
+	char path[96];
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	/* As proc_stat() in recovery.c: fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c", state) != 1)
-		return -EINVAL;
-	for (int field = 3; field <= 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &st) != 1)
-		return -EINVAL;
-	*start = (uint64_t)st;
-	return 0;
+	return shpool_proc_stat_at(path, state, start);
 }
 
 static uint64_t make_id(pid_t pid, pid_t tid, int have_start, uint64_t start)
