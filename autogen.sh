@@ -27,7 +27,9 @@ install_deps() {
 		echo "autogen.sh: need root (or sudo) to install:$missing" >&2
 		exit 1
 	fi
-	$SUDO apt-get update -qq
+	# A mirror in the middle of a sync can fail one index; the packages
+	# needed are usually in the others.
+	$SUDO apt-get update -qq || echo "autogen.sh: apt-get update reported errors; installing anyway" >&2
 	# shellcheck disable=SC2086
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 }

@@ -13,7 +13,8 @@
  * 2. A process blocked in a futex under qemu is blocked in qemu's futex
  *    call: /proc/PID/syscall shows the host's number (HOST_SYS_FUTEX, from
  *    the step), never the target's SYS_futex that the tests wait for
- *    (test_await_futex_sleep()). It is translated.
+ *    (test_await_futex_sleep()); the same for flock (check_ops waits for
+ *    a creator blocked in it). Both are translated.
  *
  * Only fopen() is wrapped: it is how libshpool and the tests read /proc.
  * LD_PRELOAD is dropped from the environment once loaded: a program that
@@ -61,6 +62,8 @@ static FILE *wrapped(fopen_fn *real, const char *path, const char *mode)
 		nr = strtol(buf, &rest, 10);
 		if (rest != buf && nr == HOST_SYS_FUTEX)
 			snprintf(line, sizeof(line), "%ld%s", (long)SYS_futex, rest);
+		else if (rest != buf && nr == HOST_SYS_FLOCK)
+			snprintf(line, sizeof(line), "%ld%s", (long)SYS_flock, rest);
 		else
 			snprintf(line, sizeof(line), "%s", buf);
 		return fmemopen(line, strlen(line), "r");

@@ -12,7 +12,7 @@ top=$PWD
 export DEBIAN_FRONTEND=noninteractive
 
 echo "-- installing the packaging tools"
-apt-get update -qq
+apt-get update -qq || echo "apt-get update reported errors (a mirror mid-sync?); installing anyway"
 apt-get install -y -qq --no-install-recommends \
 	build-essential devscripts debhelper dh-autoreconf lintian fakeroot >/dev/null
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
 
 echo "-- installing abigail-tools"
-apt-get update -qq
+apt-get update -qq || echo "apt-get update reported errors (a mirror mid-sync?); installing anyway"
 apt-get install -y -qq --no-install-recommends abigail-tools >/dev/null
 abidiff --version
 

@@ -47,7 +47,8 @@ targets=(
 # program, undoes them: a process's own /proc/PID/stat carries qemu's
 # launch time as the start time (so other processes, reading the kernel's,
 # would judge every live emulated slot owner dead), and /proc/PID/syscall
-# of a process blocked in a futex shows the host's syscall number. With it
+# of a process blocked in a futex (or flock) shows the host's syscall
+# number. With it
 # every Check case runs, except:
 EXCLUDE=(
 	"tests/check_recovery:chaos  cost: the slowest loop (1000 fork+SIGKILL rounds among live allocators and recoverers); it passes under qemu-aarch64 with the preload, but took 318 s alone on the shared 2-core machine, twice that for both targets"
@@ -55,13 +56,30 @@ EXCLUDE=(
 # Whole programs qemu-user cannot run, same form.
 EXCLUDE_PROGRAMS=(
 	"examples/memfd_pass  re-executes /proc/self/exe: without binfmt_misc the kernel cannot exec a foreign binary"
+	"tests/openmetrics.sh  a script that runs the built tool and a host Python parser: the tool is a foreign binary here; the native make check runs it"
 )
 
 # ---- 1. toolchains ------------------------------------------------------------
+# A foreign architecture left enabled makes every later `apt-get update` on
+# this machine fetch its indexes too (and fail when a mirror is mid-sync):
+# the architectures this step adds, and their packages, go again at exit.
+added_archs=()
+remove_added_archs() {
+	local arch pkgs
+	for arch in "${added_archs[@]}"; do
+		pkgs=$(dpkg-query -W -f '${Package}:${Architecture}\n' | grep ":$arch\$" || true)
+		# shellcheck disable=SC2086 # one package a word
+		[ -z "$pkgs" ] || apt-get purge -y -qq $pkgs >/dev/null || true
+		dpkg --remove-architecture "$arch" || true
+	done
+}
 missing=()
 for t in "${targets[@]}"; do
 	read -r arch triplet multiarch qemu <<<"$t"
-	dpkg --print-foreign-architectures | grep -qx "$arch" || dpkg --add-architecture "$arch"
+	if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		dpkg --add-architecture "$arch"
+		added_archs+=("$arch")
+	fi
 	command -v "$triplet-gcc" >/dev/null || missing+=("crossbuild-essential-$arch")
 	[ -e "/usr/lib/$multiarch/pkgconfig/check.pc" ] || missing+=("check:$arch" "libsubunit-dev:$arch")
 	command -v "$qemu" >/dev/null || missing+=(qemu-user)
@@ -75,9 +93,12 @@ fi
 
 # The host's futex syscall number, for .ci/qemu-procstat.c.
 host_futex=$(printf '#include <sys/syscall.h>\nSYS_futex\n' | cpp -P | tail -n 1)
+host_flock=$(printf '#include <sys/syscall.h>\nSYS_flock\n' | cpp -P | tail -n 1)
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# check_tool runs the (qemu-wrapped) tool as nobody: let it reach the builds.
+chmod a+rx "$work"
+trap 'rm -rf "$work"; remove_added_archs' EXIT
 make -s distdir distdir="$work/src" >/dev/null
 
 fail=0
@@ -154,6 +175,7 @@ for t in "${targets[@]}"; do
 	file "$b/.libs/libshpool.so."?.?.? | sed "s|$b/||"
 	# Not -D_FILE_OFFSET_BITS=64: it wraps fopen and fopen64 by name.
 	"$triplet-gcc" -O2 -Wall -Wextra -Werror -shared -fPIC -DHOST_SYS_FUTEX="$host_futex" \
+		-DHOST_SYS_FLOCK="$host_flock" \
 		-o "$b/qemu-procstat.so" "$top/.ci/qemu-procstat.c" -ldl ||
 		problem "$arch: .ci/qemu-procstat.c does not build"
 	# check_tool execs tests/shpool_tool itself: without binfmt_misc the
