@@ -116,7 +116,9 @@ cases_of() { # tests/check_x
 echo "== excluded under qemu-user (they run natively elsewhere in CI):"
 printf '  %s\n' "${EXCLUDE[@]}" "${EXCLUDE_PROGRAMS[@]}"
 for e in "${EXCLUDE_PROGRAMS[@]}"; do
-	[ -e "$work/src/${e%% *}.c" ] || problem "EXCLUDE_PROGRAMS names ${e%% *}, which does not exist"
+	p=${e%% *}
+	[ -e "$work/src/$p.c" ] || [ -e "$work/src/$p" ] ||
+		problem "EXCLUDE_PROGRAMS names $p, which does not exist"
 done
 for e in "${EXCLUDE[@]}"; do
 	prog=${e%%:*}
