@@ -58,6 +58,43 @@ static char *slurp(const char *path, size_t *len)
 
 /* Set: run_argv's child drops to nobody (when root) before exec. */
 static bool as_nobody;
+/* The tool tool() runs: SHPOOL_TOOL, or a copy nobody can reach. */
+static const char *tool_path = SHPOOL_TOOL;
+static bool tool_copied;
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	size_t len;
+	char *data = slurp(from, &len);
+	FILE *f = fopen(to, "we");
+
+	ck_assert_msg(data && f, "copy %s to %s", from, to);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(to, mode), 0);
+	free(data);
+}
+
+/* Make the tool reachable by nobody: the build tree may sit below a
+ * directory only root can enter (a 0700 mktemp -d, as CI's and the package
+ * build's are). Copies it and the library it was linked with (.libs beside
+ * tests/) into dir, where LD_LIBRARY_PATH finds the library (searched before
+ * the copy's RUNPATH into the tree). */
+static void tool_reachable_in(const char *dir)
+{
+	char from[4096], to[4096];
+	const char *tests = strrchr(SHPOOL_TOOL, '/');
+
+	snprintf(to, sizeof(to), "%s/shpool", dir);
+	copy_file(SHPOOL_TOOL, to, 0755);
+	tool_path = strdup(to);
+	tool_copied = true;
+	snprintf(from, sizeof(from), "%.*s/../.libs/libshpool.so.1", (int)(tests - SHPOOL_TOOL),
+		 SHPOOL_TOOL);
+	snprintf(to, sizeof(to), "%s/libshpool.so.1", dir);
+	copy_file(from, to, 0644);
+	ck_assert_int_eq(setenv("LD_LIBRARY_PATH", dir, 1), 0);
+}
 
 /* Become nobody (65534), all groups dropped; false if that failed. */
 static bool drop_to_nobody(void)
@@ -99,7 +136,7 @@ static struct run run_argv(char **argv, const char *in)
 /* shpool ARGS... (NULL-terminated). */
 static struct run tool(const char *arg, ...)
 {
-	char *argv[16] = { SHPOOL_TOOL };
+	char *argv[16] = { (char *)tool_path };
 	int n = 1;
 	va_list ap;
 
@@ -1024,6 +1061,8 @@ START_TEST(unprivileged_reader)
 	snprintf(path, sizeof(path), "%s/pool", dir);
 	ck_assert_int_eq(shpool_create(&p, path, SHPOOL_I64, 16, 0, &o), 0);
 	ck_assert_int_ge(shpool_alloc_set_i64(p, 4321, 0), 0);
+	if (geteuid() == 0)
+		tool_reachable_in(dir);
 	as_nobody = true;
 	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
 		r = readers[i][1] ? tool(readers[i][0], readers[i][1], path, NULL)
@@ -1045,6 +1084,15 @@ START_TEST(unprivileged_reader)
 	ck_assert_uint_eq(shpool_used(p), 1);
 	shpool_close(p);
 	unlink(path);
+	if (tool_copied) {
+		unlink(tool_path);
+		snprintf(path, sizeof(path), "%s/libshpool.so.1", dir);
+		unlink(path);
+		unsetenv("LD_LIBRARY_PATH");
+		free((char *)tool_path);
+		tool_path = SHPOOL_TOOL;
+		tool_copied = false;
+	}
 	rmdir(dir);
 }
 END_TEST
