@@ -2,7 +2,7 @@
 # The fast path makes no system call: 1,000,000 uncontended alloc+free pairs
 # must make exactly as many system calls as 1,000 (strace -c -f counts them).
 set -euo pipefail
-command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; }
+command -v strace >/dev/null || { { apt-get update -qq || true; } && apt-get install -y -qq strace >/dev/null; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cat > "$dir/pairs.c" <<'C'

@@ -18,7 +18,7 @@ command -v mandoc >/dev/null || missing+=(mandoc)
 command -v groff >/dev/null || missing+=(groff-base)
 command -v man >/dev/null || missing+=(man-db)
 if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update -qq
+	apt-get update -qq || echo "apt-get update reported errors (a mirror mid-sync?); installing anyway"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 [ -e .libs/libshpool.so ] || make -s

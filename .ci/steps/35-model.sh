@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
 
-command -v spin >/dev/null || { apt-get update -qq && apt-get install -y -qq spin >/dev/null; }
+command -v spin >/dev/null || { { apt-get update -qq || true; } && apt-get install -y -qq spin >/dev/null; }
 spin -V
 
 work=$(mktemp -d)

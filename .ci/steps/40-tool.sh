@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
 
 if ! command -v mandoc >/dev/null; then
-	apt-get update -qq
+	apt-get update -qq || echo "apt-get update reported errors (a mirror mid-sync?); installing anyway"
 	apt-get install -y -qq mandoc >/dev/null
 fi
 echo "-- mandoc -T lint -W warning doc/shpool.1"
