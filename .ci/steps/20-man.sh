@@ -57,9 +57,13 @@ done
 cd ..
 
 # 3. Installed pages against the exports and the header.
+# DESTDIR, not prefix=: the Python module is linked for the configured
+# pyexecdir, and libtool refuses to install it anywhere else.
 prefix=$tmp/inst
-make -s install prefix="$prefix" >/dev/null 2>&1
-doc/check-man.sh -l .libs/libshpool.so -H include/shpool.h "$prefix/share/man" || fail=1
+make -s install DESTDIR="$prefix" >/dev/null 2>&1
+# shellcheck disable=SC2016 # $(mandir) is for make, not the shell
+mandir=$prefix$(make -s -f Makefile -f <(printf 'print-mandir:\n\t@echo $(mandir)\n') print-mandir)
+doc/check-man.sh -l .libs/libshpool.so -H include/shpool.h "$mandir" || fail=1
 
 # The header's prototypes, one per line, whitespace normalised ...
 tr '\n' ' ' < include/shpool.h | sed 's:/\*[^*]*\*\+\([^/*][^*]*\*\+\)*/::g' | tr ';' '\n' |
