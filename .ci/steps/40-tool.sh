@@ -13,19 +13,22 @@ fi
 echo "-- mandoc -T lint -W warning doc/shpool.1"
 mandoc -T lint -W warning doc/shpool.1
 
-prefix=$(mktemp -d)
+dest=$(mktemp -d)
 work=$(mktemp -d)
-trap 'rm -rf "$prefix" "$work"' EXIT
-# libtool warns that the prefix is not the configured one: expected here.
-if ! make install prefix="$prefix" >"$work/install.log" 2>&1; then
+trap 'rm -rf "$dest" "$work"' EXIT
+# DESTDIR, not prefix=: the Python module is linked for the configured
+# pyexecdir, and libtool refuses to install it anywhere else.
+if ! make install DESTDIR="$dest" >"$work/install.log" 2>&1; then
 	cat "$work/install.log"
 	echo "make install failed"
 	exit 1
 fi
+# shellcheck disable=SC2016 # $(prefix) is for make, not the shell
+prefix=$dest$(make -s -f Makefile -f <(printf 'print-prefix:\n\t@echo $(prefix)\n') print-prefix)
 test -f "$prefix/share/man/man1/shpool.1"
 shpool="$prefix/bin/shpool"
-# Installed under another prefix than configured: the binary's run path
-# names the configured libdir, so point the loader at this one.
+# Installed under DESTDIR: the binary's run path names the configured
+# libdir, so point the loader at this one.
 export LD_LIBRARY_PATH="$prefix/lib"
 echo "-- $("$shpool" --version)"
 
