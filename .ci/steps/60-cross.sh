@@ -69,7 +69,8 @@ remove_added_archs() {
 	for arch in "${added_archs[@]}"; do
 		pkgs=$(dpkg-query -W -f '${Package}:${Architecture}\n' | grep ":$arch\$" || true)
 		# shellcheck disable=SC2086 # one package a word
-		[ -z "$pkgs" ] || apt-get purge -y -qq $pkgs >/dev/null || true
+		# (apt counts the foreign libgcc-s1 as essential, hence the flag)
+		[ -z "$pkgs" ] || apt-get purge -y -qq --allow-remove-essential $pkgs >/dev/null || true
 		dpkg --remove-architecture "$arch" || true
 	done
 }
