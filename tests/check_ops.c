@@ -517,14 +517,20 @@ static int creator_child(void *arg)
 {
 	const struct creator *c = arg;
 	shpool_t *p = NULL;
+	int rc = 0;
 
 	if (c->crash_at)
 		setenv("SHPOOL_CRASH_AT", c->crash_at, 1);
 	if (shpool_create(&p, c->path, SHPOOL_I64, c->capacity, 0, NULL) != 0)
 		return 20;
 	if (c->hold && shpool_alloc_set_i64(p, 77, 0) < 0)
-		return 21;
-	return shpool_capacity(p) == c->capacity ? 0 : 22;
+		rc = 21;
+	else if (shpool_capacity(p) != c->capacity)
+		rc = 22;
+	/* Closed (a held slot stays held): valgrind reports a handle left
+	 * open at exit as leaked, and fails the child. */
+	shpool_close(p);
+	return rc;
 }
 
 /* Fork a creator that stops at crash point `point`; returns once it has. */
