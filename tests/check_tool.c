@@ -892,28 +892,42 @@ END_TEST
  * samples: 300 allocations and frees made between the first and second
  * sample (read from the pipe: no guess at timing) show as 300 per that
  * interval. */
-START_TEST(watch_rates)
+/* Start `shpool watch --json ARGS... path` with its stdout on a pipe, which
+ * *f reads; returns its pid. */
+static pid_t spawn_watch(FILE **f, const char *path, const char *const *args)
 {
-	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
-	char first[512], second[512];
-	int out[2];
-	FILE *f;
+	char *argv[12] = { SHPOOL_TOOL, "watch", "--json" };
+	int out[2], n = 3;
 	pid_t pid;
 
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n++] = (char *)path;
+	argv[n] = NULL;
 	ck_assert_int_eq(pipe(out), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
-		execl(SHPOOL_TOOL, SHPOOL_TOOL, "watch", "--json", "--count", "2", "--interval",
-		      "200", path, (char *)NULL);
+		execv(SHPOOL_TOOL, argv);
 		_exit(127);
 	}
 	close(out[1]);
-	f = fdopen(out[0], "r");
-	ck_assert(f != NULL);
+	*f = fdopen(out[0], "r");
+	ck_assert(*f != NULL);
+	return pid;
+}
+
+START_TEST(watch_rates)
+{
+	char *path = test_path("pool");
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	static const char *const args[] = { "--count", "2", "--interval", "200", NULL };
+	char first[512], second[512];
+	FILE *f;
+	pid_t pid = spawn_watch(&f, path, args);
+
 	ck_assert(fgets(first, sizeof(first), f) != NULL);
 	for (int i = 0; i < 300; i++)
 		ck_assert_int_eq(shpool_free(p, (uint64_t)shpool_alloc(p, 0)), 0);
@@ -1013,24 +1027,11 @@ START_TEST(watch_until_sigint)
 {
 	char *path = test_path("pool");
 	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
-	int out[2];
+	static const char *const args[] = { "--interval", "20", NULL };
 	char buf[256];
 	FILE *f;
-	pid_t pid;
+	pid_t pid = spawn_watch(&f, path, args);
 
-	ck_assert_int_eq(pipe(out), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		execl(SHPOOL_TOOL, SHPOOL_TOOL, "watch", "--json", "--interval", "20", path,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	f = fdopen(out[0], "r");
-	ck_assert(f != NULL);
 	/* Two samples read: it is running and looping. */
 	ck_assert(fgets(buf, sizeof(buf), f) != NULL);
 	assert_has(buf, "\"used\":0,");
