@@ -55,6 +55,9 @@ double bench_rmw_ns(uint64_t iters);
  * `bytes`: the memory floor of a case that touches that much at random. */
 double bench_chase_ns(size_t bytes, uint64_t loads);
 
+/* The program's name, for messages: each program's main file defines it. */
+extern const char bench_name[];
+
 /* CLOCK_MONOTONIC in ns: comparable between the processes of one run. */
 uint64_t bench_now_ns(void);
 /* A zeroed MAP_SHARED | MAP_ANONYMOUS region (children forked later see
@@ -81,5 +84,22 @@ static inline int64_t bench_mx(int64_t rc, const char *what)
 		bench_mx_fail(rc, what);
 	return rc;
 }
+
+/* The cost model (cost.c): the libshpool loops of cases.c mark each
+ * operation done (n at once for a batch), and the forked processes of
+ * procs.c count from the end of their warm-up and hand their counts to the
+ * parent. Nothing in the timed build. */
+#ifdef BENCH_COST
+void shpool_cost_rmw(const volatile void *addr);   /* src/cost-atomics.h */
+void shpool_cost_touch(const volatile void *addr);
+void bench_cost_op_done(uint64_t n);
+void bench_cost_proc_begin(void);
+void bench_cost_proc_end(void);
+#define BENCH_OP_DONE(n) bench_cost_op_done(n)
+#else
+#define BENCH_OP_DONE(n) ((void)0)
+#define bench_cost_proc_begin() ((void)0)
+#define bench_cost_proc_end() ((void)0)
+#endif
 
 #endif

@@ -122,6 +122,7 @@ static double pair_sp(struct bench_state *s, uint64_t iters)
 		int64_t idx = bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc");
 
 		bench_sp(shpool_free(s->pool, (uint64_t)idx), "shpool_free");
+		BENCH_OP_DONE(1);
 	}
 	return (double)(bench_now_ns() - t0) / (double)iters;
 }
@@ -183,8 +184,12 @@ static uint64_t sp_free_alloc(void *impl, uint64_t victim)
 {
 	shpool_t *pool = impl;
 
+	uint64_t got;
+
 	bench_sp(shpool_free(pool, victim), "shpool_free");
-	return (uint64_t)bench_sp(shpool_alloc(pool, 0), "shpool_alloc");
+	got = (uint64_t)bench_sp(shpool_alloc(pool, 0), "shpool_alloc");
+	BENCH_OP_DONE(1);
+	return got;
 }
 
 static uint64_t mx_free_alloc(void *impl, uint64_t victim)
@@ -234,6 +239,7 @@ static void pair_sp_body(struct bench_state *s, uint64_t ops, uint64_t *max_wait
 		int64_t idx = bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc");
 
 		bench_sp(shpool_free(s->pool, (uint64_t)idx), "shpool_free");
+		BENCH_OP_DONE(1);
 	}
 }
 
@@ -301,6 +307,7 @@ static void block_sp_body(struct bench_state *s, uint64_t ops, uint64_t *max_wai
 		if (s->hold_yield)
 			sched_yield();
 		bench_sp(shpool_free(s->pool, (uint64_t)idx), "shpool_free");
+		BENCH_OP_DONE(1);
 	}
 }
 
@@ -363,6 +370,7 @@ static double batch_sp(struct bench_state *s, uint64_t iters)
 		if (bench_sp(shpool_free_n(s->pool, s->batch, BATCH), "shpool_free_n") != BATCH)
 			bench_die("shpool_free_n freed fewer than %d: %s", BATCH,
 				  shpool_last_error());
+		BENCH_OP_DONE(BATCH);
 	}
 	return (double)(bench_now_ns() - t0) / (double)(iters * BATCH);
 }
@@ -410,8 +418,10 @@ static double i64_sp(struct bench_state *s, uint64_t iters)
 	uint64_t t0 = bench_now_ns();
 	int64_t v = 0;
 
-	for (uint64_t i = 0; i < iters; i++)
+	for (uint64_t i = 0; i < iters; i++) {
 		bench_sp(shpool_i64_add(s->pool, s->slot, 1, &v), "shpool_i64_add");
+		BENCH_OP_DONE(1);
+	}
 	s->sp_total += (int64_t)iters;
 	if (v != s->sp_total)
 		bench_die("shpool_i64_add: new value %lld, expected %lld", (long long)v,

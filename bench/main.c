@@ -12,7 +12,10 @@
  * Lines starting with "#" are diagnostics: the limit, the baseline's own
  * ns/op, for the blocking cases how many allocations actually slept, and
  * for a case that touches a big pool at random (pair_full_1m) the cost of
- * one dependent random load over the bytes it touches: its memory floor.
+ * one dependent random load over the bytes it touches: its memory floor,
+ * and for every case its cost model, "rmw=R lines=L": the atomic RMWs and
+ * the distinct shared cache lines one libshpool operation performs and
+ * touches, counted by bench/shpool_cost (cost.c) on the same loop.
  *
  *   ns_per_op    median over the repetitions of libshpool's cost per op
  *   ratio_limit  ns_per_op / (RMWs per op * ns of one uncontended atomic
@@ -43,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,56 +57,13 @@
 #define RMW_ITERS 10000000
 #define CHASE_LOADS 2000000
 
+const char bench_name[] = "shpool_bench";
+
 struct opts {
 	const char *cases; /* comma-separated names, NULL for all */
 	int reps;
 	double scale;
 };
-
-/* ---- helpers shared by the other files -------------------------------------- */
-
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void *bench_map_shared(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		bench_die("mmap of %zu bytes: %s", size, strerror(errno));
-	return p;
-}
-
-void bench_die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("shpool_bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(EXIT_FAILURE);
-}
-
-void bench_sp_fail(int64_t rc, const char *what)
-{
-	const char *detail = shpool_last_error();
-
-	bench_die("%s: unexpected %lld, %s (%s)", what, (long long)rc, shpool_strerror((int)rc),
-		  *detail ? detail : "no detail");
-}
-
-void bench_mx_fail(int64_t rc, const char *what)
-{
-	bench_die("baseline %s: unexpected %s", what, strerror((int)-rc));
-}
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -235,6 +196,52 @@ static double measure_limit(const struct opts *o)
 	return median(v, o->reps);
 }
 
+/* The case's cost model, from the counting build (cost.c) named by
+ * SHPOOL_BENCH_COST (`make bench` sets it): "rmw=R lines=L", per op. */
+static void cost_model(const struct bench_case *c, const struct opts *o, char *out, size_t size)
+{
+	const char *prog = getenv("SHPOOL_BENCH_COST");
+	char scale[32];
+	int fd[2], st;
+	size_t got = 0;
+	pid_t pid;
+
+	snprintf(out, size, "not measured (SHPOOL_BENCH_COST is not set)");
+	if (!prog || !*prog)
+		return;
+	snprintf(scale, sizeof(scale), "%g", o->scale);
+	if (pipe(fd))
+		bench_die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		close(fd[1]);
+		execl(prog, prog, c->name, scale, (char *)NULL);
+		fprintf(stderr, "shpool_bench: %s: %s\n", prog, strerror(errno));
+		_exit(127);
+	}
+	close(fd[1]);
+	for (ssize_t r; got + 1 < size && (r = read(fd[0], out + got, size - 1 - got)) != 0;) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		got += (size_t)r;
+	}
+	out[got] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	close(fd[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			bench_die("waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bench_die("%s %s failed (see above)", prog, c->name);
+}
+
 /* Run one case: warm both sides up, then alternate their repetitions with
  * the baseline's and the limit's, so that a noisy neighbour or a change of
  * clock speed hits all three alike. */
@@ -244,7 +251,9 @@ static void run_case(const struct bench_case *c, const struct opts *o)
 	uint64_t iters = scaled(c->iters, o->scale), rmw_iters = scaled(RMW_ITERS, o->scale);
 	uint64_t sp_wait = 0, mx_wait = 0, sp_waits = 0, mx_waits = 0, allocs = 0;
 	double sp[MAX_REPS], mx[MAX_REPS], lim[MAX_REPS], ns, mx_ns, rmw_ns;
+	char cost[128];
 
+	cost_model(c, o, cost, sizeof(cost));
 	c->setup(&s);
 	if (s.unsupported)
 		fprintf(stderr, "shpool_bench: %s: %s; reporting nan\n", c->name, s.unsupported);
@@ -281,7 +290,7 @@ static void run_case(const struct bench_case *c, const struct opts *o)
 	if (c->footprint)
 		printf("; one dependent random load over its %zu MiB: %.1f ns", c->footprint >> 20,
 		       bench_chase_ns(c->footprint, scaled(CHASE_LOADS, o->scale)));
-	printf("\n");
+	printf("; cost model per op: %s\n", cost);
 	fflush(stdout);
 }
 

@@ -60,9 +60,11 @@ static __attribute__((noreturn)) void child(struct bench_state *s, proc_body bod
 	read_all(go, &c, 1, &got);
 	if (got != 1)
 		_exit(3); /* the parent gave up: another child failed */
+	bench_cost_proc_begin();
 	out->t_start = bench_now_ns();
 	body(s, ops, &out->max_wait_ns);
 	out->t_end = bench_now_ns();
+	bench_cost_proc_end();
 	_exit(0);
 }
 

@@ -187,6 +187,7 @@ static void zero_slot(struct shpool *p, uint64_t idx)
 {
 	uint8_t *s = shpool_slot(p, idx);
 
+	SHPOOL_COST_TOUCH(s);
 	/* Constant sizes for the common strides: a store or two, not a call. */
 	switch (p->g.stride) {
 	case 8: memset(s, 0, 8); break;

@@ -386,4 +386,10 @@ SHPOOL_HIDDEN int shpool_fault_point(const char *name);
 #define SHPOOL_FAULT_POINT(name) 0
 #endif
 
+/* The cost-model build (src/cost-atomics.h) counts the data lines a call
+ * touches outside the atomics; elsewhere this is nothing. */
+#ifndef SHPOOL_COST_TOUCH
+#define SHPOOL_COST_TOUCH(addr) ((void)0)
+#endif
+
 #endif /* SHPOOL_INTERNAL_H */
