@@ -13,9 +13,13 @@
  * freed into (its hint, seeded per thread so processes start apart). When
  * that word has no room, the summary tree (one "full" bit per word, 64-ary, up to one top
  * word) finds another in O(log64 capacity) loads. Summary bits are hints:
- * whoever fills a word sets its bit and then re-checks the word; whoever
- * empties a full word clears the bit after emptying it. With both sides
- * seq_cst, a set can only survive if no free came after the re-check.
+ * whoever finds a word full while searching sets its bit and then re-checks
+ * the word; whoever empties a full word clears the bit after emptying it.
+ * With both sides seq_cst, a set can only survive if no free came after the
+ * re-check. The allocation that fills a word does not mark it: a thread
+ * that frees a slot and takes it back (a full pool's hand-off) would pay
+ * two summary round trips per pair, and a missing mark only costs the next
+ * search that meets the word what the filler would have paid.
  *
  * Blocking: a waiter registers in `waiters`, reads the futex word
  * `wake_seq`, searches once more, then sleeps on wake_seq. A free that sees
@@ -92,10 +96,18 @@ static unsigned wake(struct shpool *p, uint64_t n);
 static void summary_mark_room(struct shpool *p, unsigned l, uint64_t c)
 {
 	for (; l < p->g.nlevels; l++) {
-		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
+		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63), old;
+
+		/* seq_cst load, after the RMW that emptied the child: when the
+		 * bit is already clear (words are marked lazily, so usually),
+		 * no RMW. A marker whose set comes after this load in the total
+		 * order re-checks the child after it, sees the room and undoes
+		 * (summary_mark_full()). */
+		if (!(atomic_load(&p->level[l][w]) & bit))
+			return;
 		/* seq_cst RMW: comes after the RMW that emptied the child; pairs
 		 * with the set-then-recheck in summary_mark_full(). */
-		uint64_t old = atomic_fetch_and(&p->level[l][w], ~bit);
+		old = atomic_fetch_and(&p->level[l][w], ~bit);
 
 		if (!(old & bit) || old != shpool_full_mask(p, l, w))
 			return;
@@ -115,6 +127,7 @@ static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
 		 * would bounce the line for nothing. */
 		if (atomic_load_explicit(&p->level[l][w], memory_order_relaxed) & bit)
 			return;
+		SHPOOL_CRASH_POINT("summary.marking");
 		/* seq_cst RMW: pairs with summary_mark_room(); see word_full(). */
 		old = atomic_fetch_or(&p->level[l][w], bit);
 		SHPOOL_CRASH_POINT("summary.marked");
@@ -129,6 +142,7 @@ static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
 			 * seq_cst and comes before wake()'s load of `waiters`. */
 			summary_mark_room(p, l, c);
 			wake(p, UINT64_MAX);
+			SHPOOL_CRASH_POINT("summary.undone");
 			return;
 		}
 		if ((old & bit) || (old | bit) != m)
@@ -248,8 +262,8 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 	if (__builtin_expect(old & got, 0))
 		return claim_damaged(p, w, self, got, old);
 	SHPOOL_CRASH_POINT("alloc.bits_set");
-	if (((old | got) & mask) == mask && p->g.nlevels > 1)
-		summary_mark_full(p, 1, w);
+	/* Filling the word does not mark it full in the summary: the next
+	 * search that finds it full does (claim(), find_word()). */
 	return (int64_t)n;
 }
 
@@ -371,8 +385,14 @@ static int free_one(struct shpool *p, uint64_t idx, uint64_t self)
 	uint64_t tagged = self | SHPOOL_OWNER_FREEING;
 
 	/* In a big pool both lines are likely cold: fetch the bitmap word
-	 * while the record loads, rather than one miss after the other. */
+	 * while the record loads, rather than one miss after the other. And
+	 * the slot's data, which the allocator zeroes: this thread's next
+	 * claim starts in this word (free_bits() sets the hint), so in a
+	 * full pool it takes this very slot back, and its miss is then
+	 * already on the way, as in a LIFO free list's pop. */
 	__builtin_prefetch(shpool_l0(p, w), 1);
+	if (!(p->g.flags & SHPOOL_NO_ZERO))
+		__builtin_prefetch(shpool_slot(p, idx), 1);
 	/* acquire: read the record of the allocation whose bit we clear. */
 	rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
 
@@ -870,7 +890,8 @@ int shpool_stats(shpool_t *p, shpool_stats_t *out)
 
 /* Walk every summary bit against its child, bottom up. With `fix`, make the
  * hints true (safe during live traffic: both helpers re-check); with `report`,
- * describe each wrong bit. Returns how many were wrong. */
+ * describe each wrong bit. Returns how many were wrong: marked full over
+ * room (a full word not marked yet is how the summary normally lags). */
 static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
 {
 	uint64_t wrong = 0;
@@ -883,15 +904,19 @@ static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
 
 			if (marked == full)
 				continue;
+			if (!marked) {
+				/* Full and not marked yet: normal, the next
+				 * search that meets it marks it. */
+				if (fix)
+					summary_mark_full(p, l, c);
+				continue;
+			}
 			wrong++;
 			if (report)
-				fprintf(report, "summary level %u: word %" PRIu64 " of level %u is %s "
-					"but marked %s%s\n", l, c, l - 1, full ? "full" : "not full",
-					marked ? "full" : "not full",
-					marked ? " (its free slots are unreachable)" : " (harmless)");
-			if (fix && full)
-				summary_mark_full(p, l, c);
-			else if (fix)
+				fprintf(report, "summary level %u: word %" PRIu64 " of level %u has "
+					"room but is marked full (its free slots are unreachable)\n",
+					l, c, l - 1);
+			if (fix)
 				summary_mark_room(p, l, c);
 		}
 	return wrong;
