@@ -216,6 +216,37 @@ static inline uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits);
 static int64_t claim_damaged(struct shpool *p, uint64_t w, uint64_t self, uint64_t got,
 			     uint64_t old);
 
+/* A batch claims two neighbouring slots' owner records with one 16-byte
+ * CAS where the machine has one (x86-64's cmpxchg16b: one locked
+ * instruction for two records, where two CASes cost two), when the pair is
+ * 16-byte aligned. Both records go from 0 to self at once, or neither: the
+ * same claim as two CASes, minus the state between them. false when not
+ * both were 0 (the caller then claims them one by one) or when there is no
+ * such instruction. seq_cst like the single CAS (a locked instruction). */
+static inline bool claim_pair(struct shpool *p, uint64_t idx, uint64_t self)
+{
+#if defined(__x86_64__)
+	_Atomic uint64_t *rec = &p->owner[idx];
+	uint64_t lo = 0, hi = 0;
+	bool ok;
+
+	if ((uintptr_t)rec & 15)
+		return false;
+	SHPOOL_COST_RMW(rec);
+	__asm__ __volatile__("lock cmpxchg16b %1"
+			     : "=@ccz"(ok), "+m"(*(unsigned __int128 *)(void *)rec), "+a"(lo),
+			       "+d"(hi)
+			     : "b"(self), "c"(self)
+			     : "memory");
+	return ok;
+#else
+	(void)p;
+	(void)idx;
+	(void)self;
+	return false;
+#endif
+}
+
 /* Claim up to `want` free slots of L0 word w: owner records first (CAS
  * from 0), then one fetch_or for all their bits. Stores their indices in
  * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
@@ -234,11 +265,18 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 		unsigned b = (unsigned)__builtin_ctzll(room);
 		uint64_t idx = (w << p->g.word_shift) + b, expect = 0;
 
-		room &= room - 1;
 		/* The zeroing below must finish before the fetch_or can: start
 		 * fetching the (in a big pool, cold) data line now. */
 		if (!(p->g.flags & SHPOOL_NO_ZERO))
 			__builtin_prefetch(shpool_slot(p, idx), 1);
+		if (want - n >= 2 && ((room >> b) & 3) == 3 && claim_pair(p, idx, self)) {
+			room &= ~(UINT64_C(3) << b);
+			got |= UINT64_C(3) << b;
+			out[n++] = idx;
+			out[n++] = idx + 1;
+			continue;
+		}
+		room &= room - 1;
 		/* seq_cst (acquire needed): pairs with the release store of 0
 		 * in free_bits(), so the previous owner's use of the slot
 		 * happens-before ours. A failure means another allocator holds

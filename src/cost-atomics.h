@@ -93,7 +93,9 @@ void shpool_cost_touch(const volatile void *addr);
 #define atomic_thread_fence(mo) \
 	__extension__({ if ((mo) == memory_order_seq_cst) COST_RMW_(0); __atomic_thread_fence(mo); })
 
-/* A slot's data line, when the allocator zeroes it (alloc.c). */
+/* A slot's data line, when the allocator zeroes it (alloc.c), and an RMW
+ * written in assembly (alloc.c's 16-byte CAS). */
 #define SHPOOL_COST_TOUCH(addr) COST_TOUCH_(addr)
+#define SHPOOL_COST_RMW(addr) COST_RMW_(addr)
 
 #endif

@@ -387,9 +387,13 @@ SHPOOL_HIDDEN int shpool_fault_point(const char *name);
 #endif
 
 /* The cost-model build (src/cost-atomics.h) counts the data lines a call
- * touches outside the atomics; elsewhere this is nothing. */
+ * touches outside the atomics; elsewhere this is nothing... */
 #ifndef SHPOOL_COST_TOUCH
 #define SHPOOL_COST_TOUCH(addr) ((void)0)
+#endif
+/* ... and the RMWs an inline-assembly instruction performs. */
+#ifndef SHPOOL_COST_RMW
+#define SHPOOL_COST_RMW(addr) ((void)0)
 #endif
 
 #endif /* SHPOOL_INTERNAL_H */

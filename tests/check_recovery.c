@@ -216,6 +216,33 @@ START_TEST(pid_reuse_is_not_life)
 }
 END_TEST
 
+/* A batch claims neighbouring owner records two at a time (one 16-byte
+ * CAS on x86-64). A pair whose second record is taken (here: a claim a
+ * dead process left, record without its bit) must still give the batch its
+ * free first slot, and leave the taken record exactly as it was. */
+START_TEST(batch_takes_half_of_a_claimed_pair)
+{
+	shpool_t *p = make_pool(8);
+	struct shpool *sp = p;
+	uint64_t dead = record(getpid(), my_start() - 1), out[7], seen = 0;
+
+	ck_assert_uint_eq(sp->g.nwords[0], 1);
+	atomic_store(&sp->owner[1], dead);
+	ck_assert_int_eq(shpool_alloc_n(p, out, 7, 0), 0);
+	for (int i = 0; i < 7; i++)
+		seen |= UINT64_C(1) << out[i];
+	ck_assert_uint_eq(seen, 0xfd); /* every slot but 1 */
+	ck_assert_uint_eq(atomic_load(&sp->owner[1]), dead);
+	ck_assert_int_eq(shpool_is_allocated(p, 1), 0);
+	/* The dead claim is recovery's: afterwards slot 1 is free. */
+	ck_assert_int_eq(shpool_recover_stale(p), 0);
+	ck_assert_uint_eq(atomic_load(&sp->owner[1]), 0);
+	ck_assert_int_eq(shpool_try_alloc(p), 1);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
 static int exit_now(void *arg)
 {
 	(void)arg;
@@ -829,6 +856,7 @@ static Suite *make_recovery_suite(void)
 			    (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
 	tcase_add_test(crash, recovery_repairs_summary);
 	tcase_add_test(pid, pid_reuse_is_not_life);
+	tcase_add_test(pid, batch_takes_half_of_a_claimed_pair);
 	tcase_add_test(pid, live_process_keeps_slots);
 	tcase_add_test(pid, zombie_owner_is_dead);
 	tcase_add_test(pid, main_thread_exit_is_not_death);
