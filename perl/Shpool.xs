@@ -114,7 +114,8 @@ static SV *pool_obj_of(pTHX_ SV *self, CV *cv)
 	CROAK("not an IPC::Shpool object");
 }
 
-static shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
+static shpool_t *pool_arg_slow(pTHX_ SV *self, CV *cv) __attribute__((noinline));
+static shpool_t *pool_arg_slow(pTHX_ SV *self, CV *cv)
 {
 	if (SvROK(self)) {
 		MAGIC *mg = find_magic(SvRV(self), &pool_vtbl);
@@ -122,6 +123,27 @@ static shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
 			return (shpool_t *)mg->mg_ptr;
 	}
 	CROAK("not an IPC::Shpool object");
+}
+
+/* Every method's self (the typemap's T_SHPOOL). The hot path is a few
+ * loads and one pointer compare: wrap_pool() gives the object one magic,
+ * ours, so it is first in the chain unless something was added later (a
+ * weakened reference's back-reference magic goes in front); then the
+ * whole chain is searched. No class check: the vtable address is the
+ * proof, so subclasses and reblessed objects work and a forged object
+ * croaks. */
+static inline shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
+{
+	if (LIKELY(SvROK(self))) {
+		SV *obj = SvRV(self);
+		if (LIKELY(SvTYPE(obj) == SVt_PVMG)) {
+			MAGIC *mg = SvMAGIC(obj);
+			if (LIKELY(mg && mg->mg_virtual == &pool_vtbl && mg->mg_ptr &&
+				   mg->mg_type == PERL_MAGIC_ext))
+				return (shpool_t *)mg->mg_ptr;
+		}
+	}
+	return pool_arg_slow(aTHX_ self, cv);
 }
 
 static plguard *guard_arg(pTHX_ SV *self, CV *cv)
@@ -138,7 +160,8 @@ static plguard *guard_arg(pTHX_ SV *self, CV *cv)
 
 /* A slot index: a non-negative integer (a whole number in an NV or a
  * numeric string is accepted). The range is the library's to check. */
-static uint64_t idx_arg(pTHX_ SV *sv, CV *cv)
+static uint64_t idx_arg_slow(pTHX_ SV *sv, CV *cv) __attribute__((noinline));
+static uint64_t idx_arg_slow(pTHX_ SV *sv, CV *cv)
 {
 	NV n;
 
@@ -160,9 +183,19 @@ static uint64_t idx_arg(pTHX_ SV *sv, CV *cv)
 	return (uint64_t)n;
 }
 
+/* The hot path: a plain non-negative IV (no get-magic, not a UV). */
+static inline uint64_t idx_arg(pTHX_ SV *sv, CV *cv)
+{
+	if (LIKELY((SvFLAGS(sv) & (SVf_IOK | SVs_GMG | SVf_IVisUV)) == SVf_IOK && SvIVX(sv) >= 0))
+		return (uint64_t)SvIVX(sv);
+	return idx_arg_slow(aTHX_ sv, cv);
+}
+
 /* An integer value in [lo, hi] (int64 or int32 slots, counts). Strings
  * such as "12" and integer-valued NVs are accepted; anything else croaks. */
-static int64_t int_arg(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
+static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
+	__attribute__((noinline));
+static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
 {
 	int64_t v;
 
@@ -191,6 +224,15 @@ static int64_t int_arg(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64
 		CROAK("%s %" IVdf " is out of range [%" IVdf ", %" IVdf "]", what,
 		      (IV)v, (IV)lo, (IV)hi);
 	return v;
+}
+
+/* The hot path: a plain IV (no get-magic, not a UV) within range. */
+static inline int64_t int_arg(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
+{
+	if (LIKELY((SvFLAGS(sv) & (SVf_IOK | SVs_GMG | SVf_IVisUV)) == SVf_IOK &&
+		   SvIVX(sv) >= lo && SvIVX(sv) <= hi))
+		return SvIVX(sv);
+	return int_arg_slow(aTHX_ sv, cv, what, lo, hi);
 }
 
 static NV num_arg(pTHX_ SV *sv, CV *cv, const char *what)
