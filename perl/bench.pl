@@ -8,6 +8,15 @@
 #   i64_add   $counters->add($idx, 1)
 #   c_pair    the same alloc+free pairs made from C in this process: the
 #             library's share of `pair' (not a Perl call; loop not subtracted)
+#   shape     $pool->_empty($pool->_empty_iv(0))   a pair's Perl side alone:
+#             two empty XS method calls, the inner one returning 0 in its
+#             TARG as alloc does, which Perl copies when it is passed on
+#   pair_my   my $i = $pool->alloc(0); $pool->free($i)   the usual spelling
+#
+# Below the table, `pair' is split in three: shape (what Perl costs),
+# c_pair (what the library costs) and the rest, the binding's own work
+# (argument checks, self, results); the binding's line is pair - shape -
+# c_pair, so it carries the noise of all three.
 #
 # Each case runs ITERATIONS times in a plain for loop; the loop alone is
 # timed too and subtracted from every case, so the ratios compare the calls
@@ -35,10 +44,12 @@ my %case = (
 	loop    => sub { for (1 .. $n) { } },
 	empty   => sub { for (1 .. $n) { $pool->_empty($held) } },
 	pair    => sub { for (1 .. $n) { $pool->free($pool->alloc(0)) } },
+	shape   => sub { for (1 .. $n) { $pool->_empty($pool->_empty_iv(0)) } },
+	pair_my => sub { for (1 .. $n) { my $i = $pool->alloc(0); $pool->free($i) } },
 	i64_add => sub { for (1 .. $n) { $counters->add($c, 1) } },
 	c_pair  => sub { $pool->_bench_pairs($n) },
 );
-my @order = qw(loop empty pair i64_add c_pair);
+my @order = qw(loop empty pair i64_add c_pair shape pair_my);
 my %t = map { $_ => [] } @order;
 $case{$_}->() for @order;   # warm up
 for (1 .. $reps) {
@@ -60,11 +71,17 @@ printf "# loop overhead %.2f ns per iteration, subtracted below\n", $ns{loop};
 printf "%-8s %9s %7s %7s %11s %12s\n", 'case', 'ns/op', 'ratio', 'target', 'median_ns', 'median_ratio';
 my $empty = $ns{empty} - $ns{loop};
 my $mempty = $med{empty} - $med{loop};
-my %target = (empty => '', pair => '3.0', i64_add => '1.5', c_pair => '');
-for my $k (qw(empty pair i64_add c_pair)) {
+my %target = (pair => '3.0', i64_add => '1.5');
+my (%net, %mnet);
+for my $k (qw(empty pair i64_add c_pair shape pair_my)) {
 	my $loop = $k eq 'c_pair' ? 0 : 1;
-	my $net = $ns{$k} - $loop * $ns{loop};
-	my $mnet = $med{$k} - $loop * $med{loop};
-	printf "%-8s %9.2f %7.3f %7s %11.2f %12.3f\n", $k, $net, $net / $empty, $target{$k},
-		$mnet, $mnet / $mempty;
+	$net{$k} = $ns{$k} - $loop * $ns{loop};
+	$mnet{$k} = $med{$k} - $loop * $med{loop};
+	printf "%-8s %9.2f %7.3f %7s %11.2f %12.3f\n", $k, $net{$k}, $net{$k} / $empty,
+		$target{$k} // '', $mnet{$k}, $mnet{$k} / $mempty;
 }
+my $binding = $net{pair} - $net{shape} - $net{c_pair};
+printf "# pair %.2f ns = shape (Perl's two calls and copy) %.2f (%.3fx)\n"
+	. "#   + c_pair (the library) %.2f (%.3fx) + the binding %.2f (%.3fx)\n",
+	$net{pair}, $net{shape}, $net{shape} / $empty, $net{c_pair}, $net{c_pair} / $empty,
+	$binding, $binding / $empty;
