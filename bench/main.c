@@ -11,7 +11,8 @@
  * allocations, so it includes one free; see cases.c).
  * Lines starting with "#" are diagnostics: the limit, the baseline's own
  * ns/op, for the blocking cases how many allocations actually slept, and
- * for a case that touches a big pool at random (pair_full_1m) the cost of
+ * for a case that touches a big pool at random (pair_full_1m, and
+ * pair_full_1m_huge on huge pages, whose load is on huge pages too) the cost of
  * one dependent random load over the bytes it touches: its memory floor.
  *
  *   ns_per_op    median over the repetitions of libshpool's cost per op
@@ -279,8 +280,10 @@ static void run_case(const struct bench_case *c, const struct opts *o)
 		       " (of %llu each)", (double)mx_wait / 1e6, (unsigned long long)sp_waits,
 		       (unsigned long long)mx_waits, (unsigned long long)allocs);
 	if (c->footprint)
-		printf("; one dependent random load over its %zu MiB: %.1f ns", c->footprint >> 20,
-		       bench_chase_ns(c->footprint, scaled(CHASE_LOADS, o->scale)));
+		printf("; one dependent random load over its %zu MiB%s: %.1f ns", c->footprint >> 20,
+		       bench_case_huge(c) ? " of huge pages" : "",
+		       (bench_case_huge(c) ? bench_chase_huge_ns : bench_chase_ns)(
+			       c->footprint, scaled(CHASE_LOADS, o->scale)));
 	printf("\n");
 	fflush(stdout);
 }
