@@ -7,6 +7,7 @@
  * work than libshpool per call: it is a floor for a locked design, not a
  * straw man.
  */
+#define _GNU_SOURCE /* MAP_HUGETLB */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -25,6 +26,11 @@ struct mx_shared {
 
 int mx_create(struct mx_pool *m, uint64_t capacity, uint32_t elem_size)
 {
+	return mx_create_on(m, capacity, elem_size, 0);
+}
+
+int mx_create_on(struct mx_pool *m, uint64_t capacity, uint32_t elem_size, size_t huge_page)
+{
 	pthread_mutexattr_t ma;
 	pthread_condattr_t ca;
 	size_t stack_off = ALIGN64(sizeof(struct mx_shared));
@@ -36,7 +42,11 @@ int mx_create(struct mx_pool *m, uint64_t capacity, uint32_t elem_size)
 		return -EINVAL;
 	data_off = ALIGN64(stack_off + capacity * sizeof(uint32_t));
 	size = data_off + capacity * elem_size;
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* A hugetlb mapping is unmapped by whole huge pages. */
+	if (huge_page)
+		size = (size + huge_page - 1) / huge_page * huge_page;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS | (huge_page ? MAP_HUGETLB : 0), -1, 0);
 	if (base == MAP_FAILED)
 		return -errno;
 	memset(m, 0, sizeof(*m));

@@ -27,6 +27,9 @@ struct mx_pool {
 /* A pool of capacity slots of elem_size bytes (capacity < 2^32), all free.
  * 0 or -errno. */
 int mx_create(struct mx_pool *m, uint64_t capacity, uint32_t elem_size);
+/* The same on huge pages of huge_page bytes (MAP_HUGETLB; 0: normal pages),
+ * for comparisons on equal pages: -ENOMEM when too few are reserved. */
+int mx_create_on(struct mx_pool *m, uint64_t capacity, uint32_t elem_size, size_t huge_page);
 void mx_destroy(struct mx_pool *m);
 
 /* Pop a free slot (zeroed, like shpool_alloc): its index, or -EAGAIN when

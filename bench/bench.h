@@ -48,12 +48,18 @@ struct bench_case {
 
 extern const struct bench_case bench_cases[];
 extern const size_t bench_ncases;
+/* Are case c's pools on huge pages (then so is its footprint's load)? */
+bool bench_case_huge(const struct bench_case *c);
 
 /* The limit: ns per plain uncontended atomic RMW on a shared mapping. */
 double bench_rmw_ns(uint64_t iters);
 /* ns per dependent load at random cache lines of a shared mapping of
  * `bytes`: the memory floor of a case that touches that much at random. */
 double bench_chase_ns(size_t bytes, uint64_t loads);
+/* The same on huge pages (MAP_HUGETLB); nan when too few are reserved. */
+double bench_chase_huge_ns(size_t bytes, uint64_t loads);
+/* The default huge page size, 0 without hugetlb support. */
+size_t bench_huge_page(void);
 
 /* The program's name, for messages: each program's main file defines it. */
 extern const char bench_name[];

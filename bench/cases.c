@@ -7,7 +7,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,13 +79,53 @@ static uint64_t rng_next(uint64_t *x)
 
 /* ---- the memory floor ------------------------------------------------------ */
 
+static double chase_in(uint64_t *mem, size_t bytes, uint64_t loads);
+
 double bench_chase_ns(size_t bytes, uint64_t loads)
+{
+	uint64_t *mem = bench_map_shared(bytes);
+	double ns = chase_in(mem, bytes, loads);
+
+	munmap(mem, bytes);
+	return ns;
+}
+
+size_t bench_huge_page(void)
+{
+	char line[128];
+	size_t kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb << 10;
+}
+
+double bench_chase_huge_ns(size_t bytes, uint64_t loads)
+{
+	size_t hp = bench_huge_page(), len = hp ? (bytes + hp - 1) / hp * hp : 0;
+	void *mem = hp ? mmap(NULL, len, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0)
+		       : MAP_FAILED;
+	double ns;
+
+	if (mem == MAP_FAILED)
+		return NAN;
+	ns = chase_in(mem, bytes, loads);
+	munmap(mem, len);
+	return ns;
+}
+
+static double chase_in(uint64_t *mem, size_t bytes, uint64_t loads)
 {
 	/* One u64 per cache line, linked in a random cycle through all the
 	 * lines: each load's address is the previous load's value, so no two
 	 * overlap and none is prefetched. */
 	size_t lines = bytes / 64, stride = 64 / sizeof(uint64_t);
-	uint64_t *mem = bench_map_shared(bytes), x = UINT64_C(0x9E3779B97F4A7C15), at, t0, t1;
+	uint64_t x = UINT64_C(0x9E3779B97F4A7C15), at, t0, t1;
 	uint32_t *order = xcalloc(lines, sizeof(*order));
 
 	for (size_t i = 0; i < lines; i++)
@@ -103,7 +145,6 @@ double bench_chase_ns(size_t bytes, uint64_t loads)
 	for (uint64_t i = 0; i < loads; i++)
 		at = *(volatile uint64_t *)&mem[at];
 	t1 = bench_now_ns();
-	munmap(mem, bytes);
 	return (double)(t1 - t0) / (double)loads;
 }
 
@@ -141,11 +182,43 @@ static double pair_mx(struct bench_state *s, uint64_t iters)
 
 /* ---- pair_full_1m: 2^20 slots, one free, free a random one then alloc ------ */
 
+static void fill_full(struct bench_state *s);
+
 static void setup_full(struct bench_state *s)
+{
+	make_pools(s, SHPOOL_RAW, FULL_CAP);
+	fill_full(s);
+}
+
+/* pair_full_1m_huge: both pools on huge pages. Without enough reserved the
+ * libshpool side reports nan and why; the baseline then runs on normal
+ * pages only to keep the run going. */
+static void setup_full_huge(struct bench_state *s)
+{
+	static char why[512];
+	shpool_options o = { .flags = SHPOOL_HUGEPAGES };
+	int rc = shpool_create(&s->pool, NULL, SHPOOL_RAW, FULL_CAP, ELEM, &o);
+
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "no huge pages (%s)", shpool_last_error());
+		s->unsupported = why;
+		bench_sp(shpool_create(&s->pool, NULL, SHPOOL_RAW, FULL_CAP, ELEM, NULL),
+			 "shpool_create");
+		bench_mx(mx_create(&s->mx, FULL_CAP, ELEM), "mx_create");
+	} else {
+		rc = mx_create_on(&s->mx, FULL_CAP, ELEM, bench_huge_page());
+		if (rc == -ENOMEM)
+			bench_die("pair_full_1m_huge: too few huge pages for the baseline's "
+				  "pool as well: reserve more (/proc/sys/vm/nr_hugepages)");
+		bench_mx(rc, "mx_create_on (huge pages)");
+	}
+	fill_full(s);
+}
+
+static void fill_full(struct bench_state *s)
 {
 	uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
 
-	make_pools(s, SHPOOL_RAW, FULL_CAP);
 	s->rnd = xcalloc(NRND, sizeof(*s->rnd));
 	for (uint64_t i = 0; i < FULL_CAP; i++) {
 		bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc (fill)");
@@ -466,6 +539,9 @@ const struct bench_case bench_cases[] = {
 	  /* Each pair touches a random slot's owner record (8 bytes) and
 	   * data (ELEM bytes): doc/data-layout.md. */
 	  FULL_CAP * (8 + ELEM) },
+	{ "pair_full_1m_huge", "pair_full_1m with both pools on huge pages (SHPOOL_HUGEPAGES)",
+	  2, 200000, false, setup_full_huge, full_sp, full_mx, teardown_full,
+	  FULL_CAP * (8 + ELEM) },
 	{ "pair_2proc", "2 processes, 64 slots: alloc + free each (aggregate per pair)",
 	  2, 600000, false, setup_64, pair2_sp, pair2_mx, free_pools, 0 },
 	{ "block_8proc", "8 processes, 4 slots: blocking alloc + free (futex hand-off)",
@@ -478,3 +554,8 @@ const struct bench_case bench_cases[] = {
 	  1, 3000000, false, setup_i64, i64_sp, i64_mx, free_pools, 0 },
 };
 const size_t bench_ncases = sizeof(bench_cases) / sizeof(bench_cases[0]);
+
+bool bench_case_huge(const struct bench_case *c)
+{
+	return c->setup == setup_full_huge;
+}

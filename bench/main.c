@@ -11,8 +11,9 @@
  * allocations, so it includes one free; see cases.c).
  * Lines starting with "#" are diagnostics: the limit, the baseline's own
  * ns/op, for the blocking cases how many allocations actually slept, and
- * for a case that touches a big pool at random (pair_full_1m) the cost of
- * one dependent random load over the bytes it touches: its memory floor,
+ * for a case that touches a big pool at random (pair_full_1m, and
+ * pair_full_1m_huge on huge pages, whose load is on huge pages too) the cost
+ * of one dependent random load over the bytes it touches: its memory floor,
  * and for every case its cost model, "rmw=R lines=L": the atomic RMWs and
  * the distinct shared cache lines one libshpool operation performs and
  * touches, counted by bench/shpool_cost (cost.c) on the same loop.
@@ -288,8 +289,10 @@ static void run_case(const struct bench_case *c, const struct opts *o)
 		       " (of %llu each)", (double)mx_wait / 1e6, (unsigned long long)sp_waits,
 		       (unsigned long long)mx_waits, (unsigned long long)allocs);
 	if (c->footprint)
-		printf("; one dependent random load over its %zu MiB: %.1f ns", c->footprint >> 20,
-		       bench_chase_ns(c->footprint, scaled(CHASE_LOADS, o->scale)));
+		printf("; one dependent random load over its %zu MiB%s: %.1f ns", c->footprint >> 20,
+		       bench_case_huge(c) ? " of huge pages" : "",
+		       (bench_case_huge(c) ? bench_chase_huge_ns : bench_chase_ns)(
+			       c->footprint, scaled(CHASE_LOADS, o->scale)));
 	printf("; cost model per op: %s\n", cost);
 	fflush(stdout);
 }

@@ -57,6 +57,22 @@ typedef enum shpool_kind {
 #define SHPOOL_NO_ZERO        (1u << 0) /* do not zero a slot on allocation */
 #define SHPOOL_NOTIFY_ON_FREE (1u << 1) /* free/free_n/recover_stale signal the
 					 * freeing handle's eventfd (see below) */
+/* Creation flags about the memory under this process's mapping; not recorded
+ * in the segment (each process's mapping has its own; shpool_create(3)).
+ * SHPOOL_HUGEPAGES: huge pages (hugetlb) or fail: an anonymous pool is
+ * mapped MAP_HUGETLB, a memfd made MFD_HUGETLB, and a file pool must be on a
+ * hugetlbfs mount (-EINVAL otherwise); the mapping is rounded up to whole
+ * huge pages. Too few reserved: -ENOMEM, the detail says how to reserve
+ * them; no hugetlb in the kernel: -EOPNOTSUPP.
+ * SHPOOL_HUGEPAGES_PREFER: the same, but where huge pages cannot be had the
+ * pool gets normal pages (advised MADV_HUGEPAGE where the shmem
+ * transparent huge page setting acts on it). shpool_page_size() tells
+ * which it got.
+ * SHPOOL_POPULATE: fault the whole mapping in now (-ENOMEM if it cannot
+ * be), so that no first touch faults later. Also an attach flag. */
+#define SHPOOL_HUGEPAGES        (1u << 2)
+#define SHPOOL_HUGEPAGES_PREFER (1u << 3)
+#define SHPOOL_POPULATE         (1u << 4)
 
 /* Zero-initialise ({0}) for defaults. Fields may be added in the reserved
  * space in later versions; zero keeps the old behaviour. */
@@ -83,7 +99,8 @@ SHPOOL_API int shpool_create(shpool_t **out, const char *path, shpool_kind kind,
 			     const shpool_options *opts);
 /* Attach an existing pool; geometry comes from its (validated) header. */
 SHPOOL_API int shpool_open(shpool_t **out, const char *path, shpool_kind kind);
-/* Attach flags (shpool_attach(), shpool_attach_fd()). */
+/* Attach flags (shpool_attach(), shpool_attach_fd()), and SHPOOL_POPULATE
+ * (whose bit no attach flag uses). */
 #define SHPOOL_RDONLY (1u << 0) /* map read-only: every call that would change
 				 * the pool fails with -EROFS; reading works */
 /* shpool_open()/shpool_open_fd() with flags. kind may be SHPOOL_ANY_KIND.
@@ -239,6 +256,10 @@ typedef struct shpool_stats {
 	uint64_t reserved[4];
 } shpool_stats_t;
 SHPOOL_API int shpool_stats(shpool_t *p, shpool_stats_t *out);
+/* Size in bytes of the pages backing this process's mapping of the pool:
+ * the huge page size (e.g. 2097152) when it is on huge pages (hugetlb),
+ * else the system page size; 0 for NULL. */
+SHPOOL_API size_t shpool_page_size(shpool_t *p);
 
 /* ---- recovery ---------------------------------------------------------- */
 

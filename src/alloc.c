@@ -919,7 +919,7 @@ int shpool_stats(shpool_t *p, shpool_stats_t *out)
 	out->used = shpool_used(p);
 	out->available = p->g.capacity - out->used;
 	out->waiters = atomic_load_explicit(&p->st->waiters, memory_order_relaxed);
-	out->mmap_size = p->g.total_size;
+	out->mmap_size = p->map_size;
 	shpool_stats_sum(p, out);
 	return 0;
 }

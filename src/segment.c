@@ -212,7 +212,7 @@ static void header_fill(struct shpool_header *h, const struct shpool_layout *g)
 /* Validate a header read from an untrusted segment of `size` bytes: every
  * field must equal what the layout computes from kind/capacity/elem_size. */
 static int header_validate(const struct shpool_header *h, uint64_t size, const char *name,
-			   shpool_kind want_kind, struct shpool_layout *g)
+			   shpool_kind want_kind, uint64_t hpage, struct shpool_layout *g)
 {
 	struct shpool_header expect;
 	int rc;
@@ -236,11 +236,51 @@ static int header_validate(const struct shpool_header *h, uint64_t size, const c
 	if (memcmp(&expect, h, sizeof(expect)) != 0)
 		return shpool_fail(-EBADMSG, "%s: corrupt header: stored layout does not match "
 				   "its own geometry", name);
-	if (size != g->total_size)
+	/* On hugetlbfs a file is whole huge pages: the layout's size rounded
+	 * up (the header keeps the layout's own size, the same everywhere). */
+	if (size != (hpage ? round_up(g->total_size, hpage) : g->total_size))
 		return shpool_fail(-EBADMSG, "%s: size mismatch: segment has %" PRIu64
-				   " bytes, its header needs %" PRIu64 " (truncated?)",
-				   name, size, g->total_size);
+				   " bytes, its header needs %" PRIu64 "%s (truncated?)",
+				   name, size, g->total_size,
+				   hpage ? " rounded up to whole huge pages" : "");
 	return 0;
+}
+
+/* A mapping of a pool: where, how long, on pages of what size. */
+struct shpool_map {
+	uint8_t *base;
+	uint64_t size;
+	uint64_t page;
+};
+
+/* The mapping a layout needs on pages of hpage bytes (0: normal pages). */
+static struct shpool_map map_plan(const struct shpool_layout *g, uint64_t hpage)
+{
+	struct shpool_map m = { NULL, g->total_size, shpool_base_page() };
+
+	if (hpage) {
+		m.size = round_up(g->total_size, hpage);
+		m.page = hpage;
+	}
+	return m;
+}
+
+/* *hpage: the huge page size of the file system under fd, 0 if it is not
+ * hugetlbfs. SHPOOL_HUGEPAGES (without _PREFER) refuses the latter: a file
+ * pool gets huge pages only from hugetlbfs. */
+static int fd_pages(int fd, const char *name, unsigned mflags, uint64_t *hpage)
+{
+	int rc = shpool_fd_huge_page(fd, hpage);
+
+	if (rc < 0)
+		return shpool_fail(rc, "%s: fstatfs: %s", name, strerror(-rc));
+	if (*hpage || (mflags & SHPOOL_HUGE_FLAGS) != SHPOOL_HUGEPAGES)
+		return 0;
+	if (!shpool_huge_page_size())
+		return shpool_huge_unsupported(name);
+	return shpool_fail(-EINVAL, "%s: not on a hugetlbfs mount, so it cannot have huge pages "
+			   "(SHPOOL_HUGEPAGES): put the pool under one (e.g. mount -t hugetlbfs "
+			   "none /dev/hugepages), or pass SHPOOL_HUGEPAGES_PREFER", name);
 }
 
 /* A handle not yet bound to a mapping: allocated before a new pool file
@@ -267,12 +307,16 @@ static int handle_nomem(void)
 	return shpool_fail(-ENOMEM, "out of memory for the pool handle");
 }
 
-/* Point h at an initialised mapping of g->total_size bytes at base. */
-static void handle_bind(struct shpool *p, const struct shpool_layout *g, uint8_t *base,
-			bool rdonly)
+/* Point h at an initialised mapping m of layout g. */
+static void handle_bind(struct shpool *p, const struct shpool_layout *g,
+			const struct shpool_map *m, bool rdonly)
 {
+	uint8_t *base = m->base;
+
 	p->g = *g;
 	p->base = base;
+	p->map_size = m->size;
+	p->page_size = m->page;
 	p->st = (struct shpool_state *)(base + g->off_state);
 	for (uint32_t l = 0; l < g->nlevels; l++)
 		p->level[l] = (_Atomic uint64_t *)(base + g->off_level[l]);
@@ -281,39 +325,56 @@ static void handle_bind(struct shpool *p, const struct shpool_layout *g, uint8_t
 	p->wkind = rdonly ? SHPOOL_ANY_KIND : g->kind;
 }
 
-/* A new pool owns an initialised mapping of g->total_size bytes at base
- * (and fd, if >= 0): on failure both are released. */
-static int pool_new(shpool_t **out, const struct shpool_layout *g, uint8_t *base,
+/* A new pool owns an initialised mapping m (and fd, if >= 0): on failure
+ * both are released. */
+static int pool_new(shpool_t **out, const struct shpool_layout *g, const struct shpool_map *m,
 		    const char *path, int fd, bool is_memfd, bool rdonly)
 {
 	struct shpool *p = handle_alloc(path);
 
 	if (!p) {
-		munmap(base, g->total_size);
+		munmap(m->base, m->size);
 		if (fd >= 0)
 			close(fd);
 		return handle_nomem();
 	}
-	handle_bind(p, g, base, rdonly);
+	handle_bind(p, g, m, rdonly);
 	p->fd = fd;
 	p->is_memfd = is_memfd;
 	*out = p;
 	return 0;
 }
 
-static int map_fd(int fd, uint64_t size, bool rdonly, uint8_t **base, const char *name)
+/* The mapping's pages as mflags ask: transparent huge pages advised where
+ * huge ones were wanted but normal ones came; everything faulted in now
+ * for SHPOOL_POPULATE (on failure the mapping is gone). */
+static int map_pages(struct shpool_map *m, unsigned mflags, bool rdonly, const char *name)
+{
+	int rc;
+
+	if ((mflags & SHPOOL_HUGE_FLAGS) && m->page == shpool_base_page())
+		shpool_thp_advise(m->base, m->size);
+	if (!(mflags & SHPOOL_POPULATE))
+		return 0;
+	rc = shpool_populate(m->base, m->size, m->page, rdonly, name);
+	if (rc < 0)
+		munmap(m->base, m->size);
+	return rc;
+}
+
+static int map_fd(int fd, struct shpool_map *mp, bool rdonly, unsigned mflags, const char *name)
 {
 	int prot = rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *m = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, mp->size, prot, MAP_SHARED, fd, 0);
 
 	if (m == MAP_FAILED && errno == EACCES && !rdonly)
 		return shpool_fail(-EACCES, "%s: cannot map it writable (opened read-only?); "
 				   "attach with SHPOOL_RDONLY to only read it", name);
 	if (m == MAP_FAILED)
-		return shpool_fail(-errno, "%s: mmap of %" PRIu64 " bytes: %s", name, size,
+		return shpool_fail(-errno, "%s: mmap of %" PRIu64 " bytes: %s", name, mp->size,
 				   strerror(errno));
-	*base = m;
-	return 0;
+	mp->base = m;
+	return map_pages(mp, mflags, rdonly, name);
 }
 
 /* posix_fallocate() of [off, off + len), retried on EINTR. tmpfs and memfd
@@ -347,10 +408,15 @@ static int reserve(int fd, uint64_t off, uint64_t len)
 }
 
 /* Reserve the blocks now, so that a full disk or /dev/shm is an error here
- * and not a SIGBUS on first touch later. */
-static int size_fd(int fd, uint64_t size, const char *name)
+ * and not a SIGBUS on first touch later. On hugetlbfs this takes the huge
+ * pages themselves: a shortage shows here, as -ENOMEM. */
+static int size_fd(int fd, const struct shpool_map *m, const char *name)
 {
+	uint64_t size = m->size;
 	int rc = reserve(fd, 0, size);
+
+	if ((rc == ENOSPC || rc == ENOMEM) && m->page != shpool_base_page())
+		return shpool_huge_nomem(name, size, m->page);
 
 	if (rc == EOPNOTSUPP || rc == EINVAL) {
 		/* No fallocate here: a sparse file of the right size. */
@@ -368,10 +434,12 @@ static int size_fd(int fd, uint64_t size, const char *name)
  * holds the geometry the caller asked for; `by_path` says fd was opened by
  * name. On success the mapping is made (read-only with `rdonly`). */
 static int attach_fd(int fd, const char *name, shpool_kind kind, const struct shpool_layout *want,
-		     bool by_path, bool rdonly, struct shpool_layout *g, uint8_t **base)
+		     bool by_path, bool rdonly, unsigned mflags, struct shpool_layout *g,
+		     struct shpool_map *m)
 {
 	struct shpool_header h;
 	struct stat st;
+	uint64_t hpage;
 	ssize_t n;
 	int rc;
 
@@ -399,7 +467,10 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 	if (n != (ssize_t)sizeof(h))
 		return shpool_fail(n < 0 ? -errno : -EBADMSG, "%s: cannot read header: %s", name,
 				   n < 0 ? strerror(errno) : "short read");
-	rc = header_validate(&h, (uint64_t)st.st_size, name, kind, g);
+	rc = fd_pages(fd, name, mflags, &hpage);
+	if (rc < 0)
+		return rc;
+	rc = header_validate(&h, (uint64_t)st.st_size, name, kind, hpage, g);
 	if (rc < 0)
 		return rc;
 	if (want && want->capacity != g->capacity)
@@ -408,7 +479,8 @@ static int attach_fd(int fd, const char *name, shpool_kind kind, const struct sh
 	if (want && want->elem_size != g->elem_size)
 		return shpool_fail(-EINVAL, "%s: elem_size mismatch: segment has %" PRIu32
 				   ", asked %" PRIu32, name, g->elem_size, want->elem_size);
-	return map_fd(fd, g->total_size, rdonly, base, name);
+	*m = map_plan(g, hpage);
+	return map_fd(fd, m, rdonly, mflags, name);
 }
 
 static int open_existing(const char *path, bool rdonly)
@@ -474,18 +546,19 @@ static void init_unlock(int fd)
 /* Attach the pool at path; `creator`: wait for an initialisation in
  * progress rather than fail with -EAGAIN. */
 static int attach_path(shpool_t **out, const char *path, shpool_kind kind,
-		       const struct shpool_layout *want, bool rdonly, bool creator, int fd)
+		       const struct shpool_layout *want, bool rdonly, bool creator, unsigned mflags,
+		       int fd)
 {
 	struct shpool_layout g;
-	uint8_t *base;
+	struct shpool_map m;
 	int rc = init_lock(fd, path, creator ? LOCK_SH : LOCK_SH | LOCK_NB);
 
 	if (rc == 0) {
-		rc = attach_fd(fd, path, kind, want, true, rdonly, &g, &base);
+		rc = attach_fd(fd, path, kind, want, true, rdonly, mflags, &g, &m);
 		init_unlock(fd);
 	}
 	close(fd);
-	return rc < 0 ? rc : pool_new(out, &g, base, path, -1, false, rdonly);
+	return rc < 0 ? rc : pool_new(out, &g, &m, path, -1, false, rdonly);
 }
 
 /* A nameless file in dir, or -errno (-EOPNOTSUPP: take the fallback). */
@@ -591,10 +664,11 @@ static void header_write(uint8_t *base, const struct shpool_layout *g)
 
 /* Build a complete pool file and link it at path. -EEXIST: lost the race. */
 static int create_file(shpool_t **out, const char *path, const struct shpool_layout *g,
-		       unsigned mode)
+		       unsigned mode, unsigned mflags)
 {
 	struct shpool *p = handle_alloc(path);
-	uint8_t *base;
+	struct shpool_map m;
+	uint64_t hpage;
 	char *tmpname;
 	int fd, rc;
 
@@ -613,21 +687,25 @@ static int create_file(shpool_t **out, const char *path, const struct shpool_lay
 		rc = shpool_fail(-errno, "%s: fchmod: %s", path, strerror(errno));
 		goto out;
 	}
-	rc = size_fd(fd, g->total_size, path);
+	rc = fd_pages(fd, path, mflags, &hpage);
 	if (rc < 0)
 		goto out;
-	rc = map_fd(fd, g->total_size, false, &base, path);
+	m = map_plan(g, hpage);
+	rc = size_fd(fd, &m, path);
 	if (rc < 0)
 		goto out;
-	header_write(base, g);
+	rc = map_fd(fd, &m, false, mflags, path);
+	if (rc < 0)
+		goto out;
+	header_write(m.base, g);
 	rc = publish(fd, &tmpname, path);
 	if (rc < 0) {
-		munmap(base, g->total_size);
+		munmap(m.base, m.size);
 		if (rc != -EEXIST)
 			rc = shpool_fail(rc, "%s: cannot create: %s", path, strerror(-rc));
 		goto out;
 	}
-	handle_bind(p, g, base, false);
+	handle_bind(p, g, &m, false);
 	*out = p;
 	p = NULL;
 out:
@@ -663,16 +741,65 @@ static int check_options(const shpool_options *opts)
 	return 0;
 }
 
-static int create_anonymous(shpool_t **out, const struct shpool_layout *g)
+/* The layout from the creation parameters: the flags it records are those
+ * that are not about this process's mapping (*mflags gets those). */
+static int create_layout(struct shpool_layout *g, shpool_kind kind, uint64_t capacity,
+			 uint32_t elem_size, const shpool_options *opts, unsigned *mflags)
 {
-	void *m = mmap(NULL, g->total_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		       -1, 0);
+	unsigned flags = opts ? opts->flags : 0;
+	int rc = check_options(opts);
 
-	if (m == MAP_FAILED)
-		return shpool_fail(-errno, "anonymous mapping of %" PRIu64 " bytes: %s",
-				   g->total_size, strerror(errno));
-	header_write(m, g);
-	return pool_new(out, g, m, NULL, -1, false, false);
+	if (rc < 0)
+		return rc;
+	*mflags = flags & SHPOOL_MAPPING_FLAGS;
+	return shpool_layout_compute(g, kind, capacity, elem_size, flags & ~SHPOOL_MAPPING_FLAGS);
+}
+
+/* An anonymous mapping on huge pages: MAP_HUGETLB takes them from the
+ * reserve when it maps (a shortage is ENOMEM here, not a SIGBUS later). */
+static int map_anonymous_huge(const struct shpool_layout *g, struct shpool_map *m)
+{
+	uint64_t hpage = shpool_huge_page_size();
+	void *b;
+
+	if (!hpage)
+		return shpool_huge_unsupported("anonymous pool");
+	*m = map_plan(g, hpage);
+	b = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB,
+		 -1, 0);
+	if (b == MAP_FAILED && errno == ENOMEM)
+		return shpool_huge_nomem("anonymous pool", m->size, hpage);
+	if (b == MAP_FAILED)
+		return shpool_fail(-errno, "anonymous pool: MAP_HUGETLB mapping of %" PRIu64
+				   " bytes: %s", m->size, strerror(errno));
+	m->base = b;
+	return 0;
+}
+
+static int create_anonymous(shpool_t **out, const struct shpool_layout *g, unsigned mflags)
+{
+	struct shpool_map m = map_plan(g, 0);
+	int rc = -1;
+	void *b;
+
+	if (mflags & SHPOOL_HUGE_FLAGS) {
+		rc = map_anonymous_huge(g, &m);
+		if (rc < 0 && !(mflags & SHPOOL_HUGEPAGES_PREFER))
+			return rc;
+	}
+	if (rc < 0) { /* normal pages: asked for, or the fallback */
+		m = map_plan(g, 0);
+		b = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
+			return shpool_fail(-errno, "anonymous mapping of %" PRIu64 " bytes: %s",
+					   m.size, strerror(errno));
+		m.base = b;
+	}
+	rc = map_pages(&m, mflags, false, "anonymous pool");
+	if (rc < 0)
+		return rc;
+	header_write(m.base, g);
+	return pool_new(out, g, &m, NULL, -1, false, false);
 }
 
 /* Is the file st describes one shpool_create() may make a pool of: an
@@ -697,11 +824,12 @@ static int adoptable(const char *path, const struct stat *st)
  * is no longer empty once locked (another creator made it a pool: attach
  * it); else -errno, and a file we had sized is empty again. */
 static int adopt_locked(shpool_t **out, int fd, const char *path, const struct shpool_layout *g,
-			const shpool_options *opts)
+			const shpool_options *opts, unsigned mflags)
 {
+	struct shpool_map m;
 	struct shpool *p;
 	struct stat st;
-	uint8_t *base;
+	uint64_t hpage;
 	int rc;
 
 	if (fstat(fd, &st) < 0)
@@ -709,6 +837,10 @@ static int adopt_locked(shpool_t **out, int fd, const char *path, const struct s
 	rc = adoptable(path, &st);
 	if (rc <= 0)
 		return rc < 0 ? rc : 1;
+	rc = fd_pages(fd, path, mflags, &hpage);
+	if (rc < 0)
+		return rc;
+	m = map_plan(g, hpage);
 	p = handle_alloc(path); /* first: nothing may fail once the pool is whole */
 	if (!p)
 		return handle_nomem();
@@ -718,10 +850,10 @@ static int adopt_locked(shpool_t **out, int fd, const char *path, const struct s
 	if (opts && opts->mode && fchmod(fd, opts->mode) < 0)
 		rc = shpool_fail(-errno, "%s: fchmod: %s", path, strerror(errno));
 	if (rc == 0)
-		rc = size_fd(fd, g->total_size, path);
+		rc = size_fd(fd, &m, path);
 	SHPOOL_CRASH_POINT("create.adopt_sized");
 	if (rc == 0)
-		rc = map_fd(fd, g->total_size, false, &base, path);
+		rc = map_fd(fd, &m, false, mflags, path);
 	if (rc < 0) {
 		/* Give the file back as we found it: empty. */
 		if (ftruncate(fd, 0) < 0) {
@@ -731,8 +863,8 @@ static int adopt_locked(shpool_t **out, int fd, const char *path, const struct s
 		free(p);
 		return rc;
 	}
-	header_write(base, g);
-	handle_bind(p, g, base, false);
+	header_write(m.base, g);
+	handle_bind(p, g, &m, false);
 	*out = p;
 	return 0;
 }
@@ -740,7 +872,7 @@ static int adopt_locked(shpool_t **out, int fd, const char *path, const struct s
 /* The file at path exists (fd, opened read-write): make a pool of it if it
  * is an empty file of ours, else attach it. Consumes fd. */
 static int create_at(shpool_t **out, int fd, const char *path, const struct shpool_layout *g,
-		     const shpool_options *opts)
+		     const shpool_options *opts, unsigned mflags)
 {
 	struct stat st;
 	int rc;
@@ -754,7 +886,7 @@ static int create_at(shpool_t **out, int fd, const char *path, const struct shpo
 	if (rc == 1) {
 		rc = init_lock(fd, path, LOCK_EX);
 		if (rc == 0) {
-			rc = adopt_locked(out, fd, path, g, opts);
+			rc = adopt_locked(out, fd, path, g, opts, mflags);
 			init_unlock(fd);
 		}
 		if (rc != 1) {
@@ -767,26 +899,24 @@ static int create_at(shpool_t **out, int fd, const char *path, const struct shpo
 		close(fd);
 		return rc;
 	}
-	return attach_path(out, path, g->kind, g, false, true, fd);
+	return attach_path(out, path, g->kind, g, false, true, mflags, fd);
 }
 
 int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t capacity,
 		  uint32_t elem_size, const shpool_options *opts)
 {
 	struct shpool_layout g;
-	unsigned mode = opts && opts->mode ? opts->mode : 0600;
+	unsigned mode = opts && opts->mode ? opts->mode : 0600, mflags = 0;
 	int rc;
 
 	rc = check_out(out);
 	if (rc < 0)
 		return rc;
-	rc = check_options(opts);
-	if (rc == 0)
-		rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
+	rc = create_layout(&g, kind, capacity, elem_size, opts, &mflags);
 	if (rc < 0)
 		return rc;
 	if (!path)
-		return create_anonymous(out, &g);
+		return create_anonymous(out, &g, mflags);
 	if (!*path)
 		return shpool_fail(-EINVAL, "empty path");
 
@@ -796,10 +926,10 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 		int fd = open_existing(path, false);
 
 		if (fd >= 0)
-			return create_at(out, fd, path, &g, opts);
+			return create_at(out, fd, path, &g, opts, mflags);
 		if (fd != -ENOENT)
 			return open_error(path, fd, false);
-		rc = create_file(out, path, &g, mode);
+		rc = create_file(out, path, &g, mode, mflags);
 		if (rc != -EEXIST)
 			return rc;
 	}
@@ -808,9 +938,11 @@ int shpool_create(shpool_t **out, const char *path, shpool_kind kind, uint64_t c
 
 static int check_attach_flags(unsigned int flags, const char *fn)
 {
-	if (flags & ~SHPOOL_RDONLY)
-		return shpool_fail(-EINVAL, "%s: unknown flags 0x%x (only SHPOOL_RDONLY)", fn,
-				   flags & ~SHPOOL_RDONLY);
+	unsigned known = SHPOOL_RDONLY | SHPOOL_POPULATE;
+
+	if (flags & ~known)
+		return shpool_fail(-EINVAL, "%s: unknown flags 0x%x (only SHPOOL_RDONLY and "
+				   "SHPOOL_POPULATE)", fn, flags & ~known);
 	return 0;
 }
 
@@ -829,7 +961,7 @@ int shpool_attach(shpool_t **out, const char *path, shpool_kind kind, unsigned i
 	fd = open_existing(path, rdonly);
 	if (fd < 0)
 		return open_error(path, fd, rdonly);
-	return attach_path(out, path, kind, NULL, rdonly, false, fd);
+	return attach_path(out, path, kind, NULL, rdonly, false, flags & SHPOOL_POPULATE, fd);
 }
 
 int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
@@ -837,48 +969,77 @@ int shpool_open(shpool_t **out, const char *path, shpool_kind kind)
 	return shpool_attach(out, path, kind, 0);
 }
 
-int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint64_t capacity,
-			uint32_t elem_size, const shpool_options *opts)
+/* A memfd sized and mapped for layout g, on huge pages (MFD_HUGETLB: sizing
+ * takes them, see size_fd()) if `huge`. On failure nothing stays open. */
+static int memfd_build(const char *name, const struct shpool_layout *g, bool huge,
+		       unsigned mflags, int *fdp, struct shpool_map *m)
 {
-	struct shpool_layout g;
-	uint8_t *base;
+	uint64_t hpage;
 	int fd, rc;
 
-	rc = check_out(out);
-	if (rc == 0)
-		rc = check_options(opts);
-	if (rc == 0)
-		rc = shpool_layout_compute(&g, kind, capacity, elem_size, opts ? opts->flags : 0);
-	if (rc < 0)
-		return rc;
-	if (!name)
-		name = "shpool";
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (huge && !shpool_huge_page_size())
+		return shpool_huge_unsupported(name);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB : 0));
 	if (fd < 0)
-		return shpool_fail(-errno, "memfd_create(%s): %s", name, strerror(errno));
-	rc = size_fd(fd, g.total_size, name);
+		return shpool_fail(-errno, "memfd_create(%s%s): %s", name,
+				   huge ? ", MFD_HUGETLB" : "", strerror(errno));
+	rc = fd_pages(fd, name, 0, &hpage);
+	if (rc == 0) {
+		*m = map_plan(g, hpage);
+		rc = size_fd(fd, m, name);
+	}
 	if (rc == 0)
-		rc = map_fd(fd, g.total_size, false, &base, name);
+		rc = map_fd(fd, m, false, mflags, name);
 	if (rc < 0) {
 		close(fd);
 		return rc;
 	}
-	header_write(base, &g);
+	*fdp = fd;
+	return 0;
+}
+
+int shpool_create_memfd(shpool_t **out, const char *name, shpool_kind kind, uint64_t capacity,
+			uint32_t elem_size, const shpool_options *opts)
+{
+	struct shpool_layout g;
+	struct shpool_map m;
+	unsigned mflags = 0;
+	int fd = -1, rc;
+
+	rc = check_out(out);
+	if (rc == 0)
+		rc = create_layout(&g, kind, capacity, elem_size, opts, &mflags);
+	if (rc < 0)
+		return rc;
+	if (!name)
+		name = "shpool";
+	rc = -1;
+	if (mflags & SHPOOL_HUGE_FLAGS) {
+		rc = memfd_build(name, &g, true, mflags, &fd, &m);
+		if (rc < 0 && !(mflags & SHPOOL_HUGEPAGES_PREFER))
+			return rc;
+	}
+	if (rc < 0) { /* normal pages: asked for, or the fallback */
+		rc = memfd_build(name, &g, false, mflags, &fd, &m);
+		if (rc < 0)
+			return rc;
+	}
+	header_write(m.base, &g);
 	/* Sealed: no peer can shrink the file under our mapping (SIGBUS). */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = shpool_fail(-errno, "%s: sealing the memfd: %s", name, strerror(errno));
-		munmap(base, g.total_size);
+		munmap(m.base, m.size);
 		close(fd);
 		return rc;
 	}
-	return pool_new(out, &g, base, NULL, fd, true, false);
+	return pool_new(out, &g, &m, NULL, fd, true, false);
 }
 
 int shpool_attach_fd(shpool_t **out, int fd, shpool_kind kind, unsigned int flags)
 {
 	bool rdonly = flags & SHPOOL_RDONLY;
 	struct shpool_layout g;
-	uint8_t *base;
+	struct shpool_map m;
 	char name[32];
 	int own, seals, rc;
 
@@ -896,7 +1057,7 @@ int shpool_attach_fd(shpool_t **out, int fd, shpool_kind kind, unsigned int flag
 	/* No initialisation lock: it would be taken on the caller's open file
 	 * description, and could change a lock the caller holds there. A
 	 * half-made pool shows a zero magic (header_write()): -EBADMSG. */
-	rc = attach_fd(own, name, kind, NULL, false, rdonly, &g, &base);
+	rc = attach_fd(own, name, kind, NULL, false, rdonly, flags & SHPOOL_POPULATE, &g, &m);
 	if (rc < 0) {
 		close(own);
 		return rc;
@@ -904,7 +1065,7 @@ int shpool_attach_fd(shpool_t **out, int fd, shpool_kind kind, unsigned int flag
 	/* A memfd sealed against shrinking is the kind shpool_create_memfd()
 	 * makes; anything else attached by fd is reported as not a memfd. */
 	seals = fcntl(own, F_GET_SEALS);
-	return pool_new(out, &g, base, NULL, own, seals >= 0 && (seals & F_SEAL_SHRINK), rdonly);
+	return pool_new(out, &g, &m, NULL, own, seals >= 0 && (seals & F_SEAL_SHRINK), rdonly);
 }
 
 int shpool_open_fd(shpool_t **out, int fd, shpool_kind kind)
@@ -927,7 +1088,7 @@ void shpool_close(shpool_t *p)
 	evfd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
 	if (evfd >= 0)
 		close(evfd);
-	munmap(p->base, p->g.total_size);
+	munmap(p->base, p->map_size);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->path);
@@ -947,7 +1108,7 @@ int shpool_memfd(shpool_t *p)
 int shpool_sync(shpool_t *p)
 {
 	SHPOOL_CHECK_HANDLE(p);
-	if (msync(p->base, p->g.total_size, MS_SYNC) < 0)
+	if (msync(p->base, p->map_size, MS_SYNC) < 0)
 		return shpool_fail(-errno, "msync: %s", strerror(errno));
 	return 0;
 }
@@ -977,6 +1138,11 @@ uint32_t shpool_elem_size(shpool_t *p)
 size_t shpool_stride(shpool_t *p)
 {
 	return p ? p->g.stride : 0;
+}
+
+size_t shpool_page_size(shpool_t *p)
+{
+	return p ? (size_t)p->page_size : 0;
 }
 
 int shpool_kind_of(shpool_t *p)

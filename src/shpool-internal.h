@@ -174,6 +174,11 @@ struct shpool_layout {
 struct shpool {
 	struct shpool_layout g;
 	uint8_t *base;
+	/* The mapping: g.total_size rounded up to whole huge pages on
+	 * hugetlb (munmap() of a hugetlb mapping needs the whole length), and
+	 * the size of the pages under it (pages.c). */
+	uint64_t map_size;
+	uint64_t page_size;
 	struct shpool_state *st;
 	_Atomic uint64_t *level[SHPOOL_MAX_LEVELS];
 	_Atomic uint64_t *owner;
@@ -276,6 +281,29 @@ static inline int shpool_check_index(const struct shpool *p, uint64_t idx, const
 {
 	return __builtin_expect(idx < p->g.capacity, 1) ? 0 : shpool_range_error(p, idx, fn);
 }
+
+/* ---- pages.c: huge pages and pre-faulting ---- */
+/* Creation flags about this process's mapping, never recorded. */
+#define SHPOOL_MAPPING_FLAGS (SHPOOL_HUGEPAGES | SHPOOL_HUGEPAGES_PREFER | SHPOOL_POPULATE)
+#define SHPOOL_HUGE_FLAGS (SHPOOL_HUGEPAGES | SHPOOL_HUGEPAGES_PREFER)
+/* The system page size. */
+SHPOOL_HIDDEN uint64_t shpool_base_page(void);
+/* The default huge page size; 0 when the kernel has no hugetlb support. */
+SHPOOL_HIDDEN uint64_t shpool_huge_page_size(void);
+/* *hpage: fd's huge page size if it lives on hugetlbfs (a MFD_HUGETLB memfd
+ * included), else 0. 0 or -errno (fstatfs). */
+SHPOOL_HIDDEN int shpool_fd_huge_page(int fd, uint64_t *hpage);
+/* -ENOMEM: too few huge pages of hpage bytes for `bytes`; the detail
+ * says how many are free and the command that would reserve enough. */
+SHPOOL_HIDDEN int shpool_huge_nomem(const char *name, uint64_t bytes, uint64_t hpage);
+/* -EOPNOTSUPP: no hugetlb in this kernel. */
+SHPOOL_HIDDEN int shpool_huge_unsupported(const char *name);
+/* MADV_HUGEPAGE on a shmem mapping where the kernel's setting acts on it. */
+SHPOOL_HIDDEN void shpool_thp_advise(void *base, uint64_t size);
+/* Fault every page of [base, base + size) in (SHPOOL_POPULATE): 0, or
+ * -ENOMEM / -errno with the detail set. */
+SHPOOL_HIDDEN int shpool_populate(uint8_t *base, uint64_t size, uint64_t page, bool rdonly,
+				  const char *name);
 
 /* ---- identity (recovery.c): who this process is, beyond its PID ---- */
 /* An owner record: pid in bits 0-21, a 2-bit tag, start time in 24-63. */

@@ -852,7 +852,7 @@ START_TEST(unknown_flags)
 	shpool_options o = { .flags = SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE };
 	shpool_t *p;
 
-	assert_rejected(SHPOOL_RAW, 10, 8, 1u << 2, -EINVAL, "unknown flags 0x4");
+	assert_rejected(SHPOOL_RAW, 10, 8, 1u << 5, -EINVAL, "unknown flags 0x20");
 	assert_rejected(SHPOOL_RAW, 10, 8, 1u << 31 | SHPOOL_NO_ZERO, -EINVAL,
 			"unknown flags 0x80000000");
 	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, 10, 8, &o), 0);

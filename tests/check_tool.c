@@ -564,8 +564,10 @@ START_TEST(info_every_kind)
 		 kinds[_i].name);
 	assert_has(r.out, want);
 	assert_has(r.out, kinds[_i].elem_line);
-	snprintf(want, sizeof(want), "stride     %zu\nmmap_size  %llu\nlibrary    %s\n",
-		 shpool_stride(p), (unsigned long long)st.mmap_size, shpool_version());
+	snprintf(want, sizeof(want),
+		 "stride     %zu\nmmap_size  %llu\npage_size  %zu\nlibrary    %s\n",
+		 shpool_stride(p), (unsigned long long)st.mmap_size, shpool_page_size(p),
+		 shpool_version());
 	assert_has(r.out, want);
 	run_free(&r);
 

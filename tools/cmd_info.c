@@ -2,12 +2,17 @@
 /* shpool info, shpool stats: what the pool is, and how full (the
  * OpenMetrics form of stats is in cmd_metrics.c). */
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "tool.h"
 
 int cmd_info(const struct tool *t, shpool_t *p)
 {
 	int kind = shpool_kind_of(p);
+	/* Pages larger than the system's are huge pages (hugetlb): the
+	 * library reports no others (shpool_page_size(3)). */
+	size_t page = shpool_page_size(p);
+	bool huge = page > (size_t)sysconf(_SC_PAGESIZE);
 	shpool_stats_t st;
 	struct json j;
 	int rc;
@@ -26,6 +31,8 @@ int cmd_info(const struct tool *t, shpool_t *p)
 			json_u64(&j, "max_len", shpool_str_max_len(p));
 		json_u64(&j, "stride", shpool_stride(p));
 		json_u64(&j, "mmap_size", st.mmap_size);
+		json_u64(&j, "page_size", page);
+		json_bool(&j, "huge_pages", huge);
 		json_str(&j, "library_version", shpool_version());
 		json_close(&j, '}');
 		json_end(&j);
@@ -39,6 +46,7 @@ int cmd_info(const struct tool *t, shpool_t *p)
 		printf("max_len    %zu\n", shpool_str_max_len(p));
 	printf("stride     %zu\n", shpool_stride(p));
 	printf("mmap_size  %" PRIu64 "\n", st.mmap_size);
+	printf("page_size  %zu%s\n", page, huge ? " (huge pages)" : "");
 	printf("library    %s\n", shpool_version());
 	return EXIT_OK;
 }

@@ -28,11 +28,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "info", cmd_info, "", false, false, "[--json] PATH",
-	  "kind, geometry and mapping size",
+	  "kind, geometry, mapping size and page size",
 	  "Show the pool's kind and geometry: capacity, elem_size (and max_len for STR),\n"
-	  "stride (bytes from one slot to the next), the size of its mapping, and the\n"
-	  "version of the library the tool runs with. Creation flags (SHPOOL_NO_ZERO,\n"
-	  "SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not report them.\n" },
+	  "stride (bytes from one slot to the next), the size of its mapping, the size\n"
+	  "of the pages backing the mapping (\"(huge pages)\" when they are hugetlb\n"
+	  "pages), and the version of the library the tool runs with. Creation flags\n"
+	  "(SHPOOL_NO_ZERO, SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not\n"
+	  "report them.\n" },
 	{ "stats", cmd_stats, "F", false, true, "[--json | --format=FORMAT] PATH...",
 	  "occupancy and counters (OpenMetrics too)",
 	  "Show shpool_stats(): capacity, elem_size, used, available, waiters (callers\n"
