@@ -298,9 +298,9 @@ def median_run(fn, repeat, frames, *args):
 
 
 def show_parts(name, prod, cons):
-    for side, d in (("producer", prod), ("consumer", cons)):
-        print("#   %-22s %s: %s" % (name if side == "producer" else "", side,
-                                     " ".join("%s %.1f" % (k, v / 1000) for k, v in d.items())))
+    for side, d in (("prod", prod), ("cons", cons)):
+        print("# %-13s %s: %s" % (name if side == "prod" else "", side,
+                                  " ".join("%s %.1f" % (k, v / 1000) for k, v in d.items())))
 
 
 def main():
@@ -325,10 +325,11 @@ def main():
     print("%-16s %12.1f %12.1f %8.1f" % ("handoff_1m", s, b, b / s))
     print("%-16s %12.1f %12.1f %8.1f" % ("handoff_1m_ring", s, g, g / s))
     if a.parts:
-        print("# where the time goes, us per frame (the median run of each):")
-        show_parts("shpool (%s)" % a.channel, sp, sc)
-        show_parts("shm per frame + Queue", bp, bc)
-        show_parts("one shm + 2 Queues", gp, gc)
+        print("# where the time goes, us per frame (the median run of each),")
+        print("# prod(ucer) and cons(umer); a side's wait holds the other's work:")
+        show_parts("shpool/" + a.channel, sp, sc)
+        show_parts("shm per frame", bp, bc)
+        show_parts("shm ring", gp, gc)
 
 
 if __name__ == "__main__":
