@@ -176,8 +176,10 @@ def handoff_shpool(frames, parts, channel):
                 m = number_of(frame)
             if m == n:
                 i = j
-            else:
+            elif n < m < frames and m not in early:
                 early[m] = j
+            else:  # a number seen before, or none we sent: never wait for it
+                raise SystemExit("handoff_shpool: frame %d came as %d" % (n, m))
         pt.mark("receive")
         with pool.slot(i) as frame:
             verify(frame, n)
