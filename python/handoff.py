@@ -1,33 +1,43 @@
 #!/usr/bin/env python3
-"""Two processes hand 1 MiB frames to each other through a shared pool.
+"""Two processes hand 1 MiB frames to each other through shared pools.
 
-The producer allocates a slot, fills the frame in place (zero copy) and
-sends only the slot's index over a pipe; the consumer reads the frame where
-it lies and frees the slot, which the producer's next alloc() waits for.
+The producer allocates a frame slot and fills it in place (zero copy). A
+second pool of one token per frame slot is the ready channel: the consumer
+holds every token, the producer frees token i when frame i is ready, and
+the consumer's alloc() returns i (waiting on the pool's futex while nothing
+is ready). The consumer reads the frame where it lies and frees the slot,
+which the producer's next alloc() waits for. No pipe: any process that can
+open the two paths can take either side. Several ready frames come back
+lowest index first, not in the order they were made; a consumer that needs
+the order numbers its frames (python/bench.py does).
+
+The block between the marks is the README's example, verbatim (a test
+checks this).
 """
-import os
-import sys
-
-import shpool
+# README example: begin
+import os, sys, shpool
 
 FRAMES, FRAME = 100, 1 << 20
-path = sys.argv[1] if len(sys.argv) > 1 else "/dev/shm/handoff-%d" % os.getpid()
-
-with shpool.Pool(path, "raw", capacity=4, elem_size=FRAME, zero=False) as pool:
-    r, w = os.pipe()
-    if os.fork() == 0:                        # the producer
-        with shpool.Pool.open(path) as p:     # attach by path, as any process can
+path = sys.argv[1] if len(sys.argv) > 1 else "/dev/shm/handoff"
+ready_path = path + ".ready"
+with shpool.Pool(path, "raw", 4, FRAME, zero=False) as frames, \
+     shpool.Pool(ready_path, "raw", 4, 1) as ready:
+    ready.alloc_n(4)                    # hold every token: nothing is ready
+    if os.fork() == 0:                  # the producer
+        with shpool.Pool.open(path) as f, shpool.Pool.open(ready_path) as r:
             for n in range(FRAMES):
-                i = p.alloc(timeout=5.0)      # waits while all 4 frames are out
-                with p.slot(i) as frame:
+                i = f.alloc(timeout=5)  # waits while all 4 frames are out
+                with f.slot(i) as frame:        # a memoryview of the slot
                     frame[:] = bytes([n % 256]) * FRAME
-                os.write(w, i.to_bytes(4, "little"))
+                r.free(i)               # frame i ready: wake the consumer
         os._exit(0)
-    for n in range(FRAMES):                   # the consumer
-        i = int.from_bytes(os.read(r, 4), "little")
-        with pool.slot(i) as frame:
-            assert frame[0] == frame[FRAME - 1] == n % 256
-        pool.free(i)                          # frees the producer's slot
+    for n in range(FRAMES):             # the consumer
+        i = ready.alloc(timeout=5)      # waits for a ready frame's token
+        with frames.slot(i) as frame:
+            assert frame[0] == frame[FRAME - 1]
+        frames.free(i)                  # frees the producer's slot
     os.wait()
-    pool.unlink()
-    print("handed over %d frames of %d bytes; %d slots in use" % (FRAMES, FRAME, pool.used))
+    frames.unlink()
+    ready.unlink()
+    print("handed over %d frames; %d in use" % (FRAMES, frames.used))
+# README example: end

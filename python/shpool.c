@@ -1539,7 +1539,15 @@ PyDoc_STRVAR(Pool_doc,
 "from 0 to capacity - 1. Timeouts are seconds: None waits forever, 0 does\n"
 "not wait. Errors raise ValueError (bad argument, wrong kind, slot not\n"
 "allocated), IndexError (slot out of range) or OSError subclasses, each with\n"
-"errno and the library's detail.");
+"errno and the library's detail.\n"
+"\n"
+"Handing slots to another process needs no pipe: a second pool with one\n"
+"token per slot is the ready channel. The consumer takes every token\n"
+"(alloc_n); the producer fills slot i and frees token i; the consumer's\n"
+"alloc() on the tokens returns i, sleeping only while none is ready, and\n"
+"it frees slot i when done. The free releases what was written before it\n"
+"and the alloc acquires it. Ready slots come back lowest index first, not\n"
+"in the order they were filled (the README's Python example).");
 
 PyDoc_STRVAR(Pool_open_doc,
 "open($type, /, path, kind=None, *, readonly=False)\n--\n\n"

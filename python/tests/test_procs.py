@@ -63,6 +63,54 @@ def test_handoff_with_foreign_free(path, children):
     assert p.stats()["allocs"] >= messages
 
 
+def test_token_pool_as_ready_channel(path, children):
+    """The hand-off of python/handoff.py and bench.py, no pipe: the consumer
+    holds one token per frame slot, the producer (a process attached by
+    path) frees token i when frame i is filled, the consumer's alloc() on
+    the tokens returns i. Every frame arrives once, whole; a consumer asleep
+    on an empty channel is woken by the producer's free."""
+    frames_n, size = 200, 64 * 1024
+    ready_path = path + ".ready"
+    frames = shpool.Pool(path, "raw", 4, size, zero=False)
+    ready = shpool.Pool(ready_path, "raw", 4, 1)
+    assert sorted(ready.alloc_n(4)) == [0, 1, 2, 3]  # nothing is ready
+
+    def producer():
+        f, r = shpool.Pool.open(path), shpool.Pool.open(ready_path)
+        wait_for(lambda: waiters(r) == 1, what="the consumer to sleep on the tokens")
+        for n in range(frames_n):
+            i = f.alloc(timeout=30)
+            assert i is not None
+            with f.slot(i) as v:
+                v[:] = bytes([n % 251]) * size
+                v[:8] = n.to_bytes(8, "little")
+            r.free(i)  # a foreign free: the token is the consumer's
+
+    try:
+        c = children(producer)
+        # Empty channel: the first alloc() sleeps until the first frame.
+        assert ready.try_alloc() is None
+        woken = ready.stats()["waits"]
+        seen = set()
+        for _ in range(frames_n):
+            i = ready.alloc(timeout=30)
+            assert i is not None and frames.is_allocated(i) and frames.owner(i) == c.pid
+            with frames.slot(i) as v:
+                n = int.from_bytes(v[:8], "little")
+                assert v[8:].tobytes() == bytes([n % 251]) * (size - 8)
+            assert n not in seen
+            seen.add(n)
+            frames.free(i)
+        assert seen == set(range(frames_n))
+        assert c.wait() == 0
+        assert ready.stats()["waits"] > woken  # it did sleep on the channel
+        assert frames.used == 0 and ready.used == 4  # every token back home
+        assert frames.check() == [] and ready.check() == []
+    finally:
+        ready.close()
+        os.unlink(ready_path)
+
+
 def test_sigkilled_worker_slots_recovered_exactly(path, children):
     p = shpool.Pool(path, "i64", 32)
     mine = p.alloc_n(3)
@@ -252,12 +300,31 @@ def test_pool_shared_with_a_c_program(path, children):
     assert rc == 0 and p.used == 0
 
 
+def readme_example():
+    """The README's Python example, as the lines of python/handoff.py
+    between its marks; fails unless the README shows exactly those lines."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "handoff.py")) as f:
+        src = f.read()
+    begin, end = "# README example: begin\n", "# README example: end\n"
+    assert src.count(begin) == 1 and src.count(end) == 1
+    block = src[src.index(begin) + len(begin):src.index(end)]
+    with open(os.path.join(here, "..", "..", "README")) as f:
+        readme = f.read()
+    shown = "".join("    " + line if line.strip() else line
+                    for line in block.splitlines(True))
+    assert shown in readme, "README's Python example differs from python/handoff.py"
+    return block
+
+
 def test_readme_example_runs(path):
-    """python/handoff.py, the README's example, as a program of its own."""
+    """python/handoff.py, the README's example, as a program of its own:
+    100 frames through the token pool, both pools empty and gone after."""
     import sys
+    readme_example()
     here = os.path.dirname(os.path.abspath(__file__))
     r = subprocess.run([sys.executable, os.path.join(here, "..", "handoff.py"), path],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "handed over 100 frames of 1048576 bytes; 0 slots in use\n"
-    assert not os.path.exists(path)
+    assert r.stdout == "handed over 100 frames; 0 in use\n"
+    assert not os.path.exists(path) and not os.path.exists(path + ".ready")
