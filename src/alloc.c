@@ -89,7 +89,7 @@ static bool word_full(const struct shpool *p, unsigned l, uint64_t w)
 	return (atomic_load(level_word(p, l, w)) & m) == m;
 }
 
-static unsigned wake(struct shpool *p, uint64_t n);
+static inline unsigned wake(struct shpool *p, uint64_t n);
 
 /* Word c of level l-1 has room again: clear its bit in level l, and go up
  * while a word stops being full. */
@@ -197,7 +197,7 @@ static uint64_t find_word(struct shpool *p, uint64_t from)
 	return c;
 }
 
-static void zero_slot(struct shpool *p, uint64_t idx)
+static inline __attribute__((always_inline)) void zero_slot(struct shpool *p, uint64_t idx)
 {
 	uint8_t *s = shpool_slot(p, idx);
 
@@ -417,7 +417,8 @@ bool shpool_bit_clear(struct shpool *p, uint64_t idx)
 }
 
 /* Free one slot. 0, or -ENOENT if it was not allocated. */
-static int free_one(struct shpool *p, uint64_t idx, uint64_t self)
+static inline __attribute__((always_inline)) int free_one(struct shpool *p, uint64_t idx,
+							 uint64_t self)
 {
 	uint64_t w = idx >> p->g.word_shift, bit = shpool_bit_of(p, idx), rec;
 	uint64_t tagged = self | SHPOOL_OWNER_FREEING;
@@ -470,7 +471,10 @@ static int futex_wait_until(_Atomic uint32_t *addr, uint32_t val, const struct t
 }
 
 /* Returns 1 if it bumped wake_seq (there were waiters), else 0. */
-static unsigned wake(struct shpool *p, uint64_t n)
+static __attribute__((noinline)) unsigned wake_waiters(struct shpool *p, uint64_t n);
+
+/* Inlined: a free pays one load here when nobody waits. */
+static inline __attribute__((always_inline)) unsigned wake(struct shpool *p, uint64_t n)
 {
 	if (n == 0)
 		return 0;
@@ -482,6 +486,11 @@ static unsigned wake(struct shpool *p, uint64_t n)
 	 * mfence.) */
 	if (atomic_load(&p->st->waiters) == 0)
 		return 0;
+	return wake_waiters(p, n);
+}
+
+static unsigned wake_waiters(struct shpool *p, uint64_t n)
+{
 	/* Bump before waking: a waiter between its wake_seq read and its
 	 * futex_wait() then fails the futex compare and searches again. */
 	atomic_fetch_add(&p->st->wake_seq, 1);
@@ -760,7 +769,7 @@ int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
 	return alloc_slots(p, shpool_self(), out, n, timeout_ms);
 }
 
-static void freed_n(struct shpool *p, uint64_t n)
+static inline __attribute__((always_inline)) void freed_n(struct shpool *p, uint64_t n)
 {
 	if (n == 0)
 		return;
