@@ -112,7 +112,7 @@ finish() {
 if [ "$MODEL_FULL" = 1 ]; then
 	c_full=7 c_recov=3 c_woken=7 c_batch=3 c_mix=7
 else
-	c_full=1 c_recov=3 c_woken=2 c_batch=3 c_mix=0
+	c_full=7 c_recov=3 c_woken=2 c_batch=3 c_mix=0
 fi
 
 # The fixed protocol: every property holds.

@@ -38,6 +38,7 @@
 #define NC      3               /* client slots in the arrays */
 #define RID     3               /* the recoverer's process id */
 #define FREEING 8               /* SHPOOL_OWNER_FREEING tag */
+#define NOSLOT  255
 #define NONE    255             /* find_word(): summary says all full */
 #define ALL     255             /* wake(p, UINT64_MAX) */
 #define EAGAIN  1
@@ -156,18 +157,13 @@ inline wake(cnt, ret)
 
 /* ---- summary (level 1) ------------------------------------------------ */
 
-/* summary_mark_room() alloc.c:96-118, one level: a seq_cst load of the
- * bit (alloc.c:106), and only if it is set the fetch_and (alloc.c:110);
- * there is no level above to go on to. */
+/* summary_mark_room() alloc.c:79-92, one level: the fetch_and of the bit
+ * (alloc.c:85); there is no level above to go on to. */
 inline summary_mark_room(c)
 {
 	if
-	:: (summ >> c) & 1 ->
-		if
-		:: summ = summ & ~(1 << c)
-		KP
-		fi
-	:: else                                         /* already clear: no RMW */
+	:: summ = summ & ~(1 << c)
+	KP
 	fi
 }
 
@@ -178,7 +174,7 @@ inline summary_mark_full(c)
 	:: (summ >> c) & 1 -> skip                      /* alloc.c:103 relaxed look */
 	:: ((summ >> c) & 1) == 0 ->
 		if
-		:: summ = summ | (1 << c)               /* alloc.c:132 fetch_or */
+		:: summ = summ | (1 << c)               /* alloc.c:106 fetch_or */
 		KP
 		fi;
 		if
@@ -245,7 +241,7 @@ inline claim_in_word(w, wk)
 	if
 	:: got != 0 ->
 		if
-		:: atomic {                             /* alloc.c:261 fetch_or */
+		:: atomic {                             /* alloc.c:225 fetch_or */
 			old = l0[w];
 			l0[w] = old | got;
 			/* no slot has two owners: the bit was not already set
@@ -255,13 +251,15 @@ inline claim_in_word(w, wk)
 			assert(!((got & 2) && holder[w * WB + 1] != 0));
 			if :: got & 1 -> holder[w * WB] = me + 1 :: else fi;
 			if :: got & 2 -> holder[w * WB + 1] = me + 1 :: else fi;
-			old = 0;
+			old = ((old | got) & FULLW) == FULLW;  /* alloc.c:229 filled it */
 			got = 0
 		   }
 		KP
+		fi;
+		if
+		:: old -> old = 0; summary_mark_full(w)   /* alloc.c:230 */
+		:: else
 		fi
-		/* filling the word does not mark it full (alloc.c:265): the
-		 * next search that meets it does (claim(), alloc.c:325) */
 	:: else
 	fi
 }
@@ -294,7 +292,7 @@ inline claim(wn)
 		:: cont -> cont = 0; seen = 0
 		:: else ->
 			if
-			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* alloc.c:325 */
+			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* alloc.c:289 */
 			:: else -> seen = 0
 			fi;
 			find_word(hw);                  /* alloc.c:290 */
@@ -487,7 +485,7 @@ inline client_free(s)
 
 /* A client: frees slot `f' (if any), allocates `wn' slots (if any), then
  * frees what it got if `giveback'. It starts holding `held0'. */
-proctype Client(byte me; byte fm; byte wn; bool giveback; byte held0)
+proctype Client(byte me; byte f; byte wn; bool giveback; byte held0)
 {
 	byte hint, hw, seen, room, got, k, b, idx, old, n, fw, rounds, cont;
 	byte outmask, held = held0, nfree, released, s, r, wret;
@@ -495,11 +493,10 @@ proctype Client(byte me; byte fm; byte wn; bool giveback; byte held0)
 
 	/* the thread's hint: seeded per thread (alloc.c:48-61), so any word */
 	if :: hint = 0 :: hint = 1 fi;
-	/* fm: the slots it frees first, one shpool_free() each */
-	do
-	:: fm != 0 -> atomic { s = LOW4(fm); fm = fm & (fm - 1) }; client_free(s); s = 0
-	:: else -> break
-	od;
+	if
+	:: f != NOSLOT -> client_free(f)
+	:: else
+	fi;
 	if
 	:: wn > 0 ->
 		client_alloc(wn);
@@ -532,7 +529,7 @@ killed:
 	/* SIGKILL: the kernel takes it off the futex queue; its locals are
 	 * gone (zeroed here so that dead states collapse). */
 	atomic {
-		dead[me] = true; asleep[me] = false; fm = 0;
+		dead[me] = true; asleep[me] = false;
 		hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0; old = 0;
 		n = 0; fw = 0; rounds = 0; hint = 0; cont = 0; outmask = 0; held = 0; nfree = 0;
 		released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0; seq = 0;
@@ -677,22 +674,17 @@ inline hold(p, s)
 init {
 	atomic {
 #if defined(SCEN_FULL)
-		/* Defect 1. Full pool: word 0 = F's slots 0 and 1, full but
-		 * not marked (fillers leave the mark to searchers); word 1 =
-		 * W's slots 2 and 3, marked. A searches for one slot and may
-		 * meet word 0 full and mark it while F frees both of its
-		 * slots; W waits for one with its hint on word 1 (so it must
-		 * trust the summary). A takes one freed slot; the other is
-		 * W's, if a wake-up tells W. Needs 3 clients and 2 words: a
-		 * word marked while it empties, a full one beside it for the
-		 * waiter to look past, and two frees so that the marker's own
-		 * claim leaves one for the waiter. */
-		hold(1, 0); hold(1, 1); hold(2, 2); hold(2, 3);
+		/* Defect 1. Word 0 = {F's slot 0, free slot 1}; word 1 full
+		 * (W's slots 2, 3). A fills word 0, F frees slot 0, W waits
+		 * with its hint on word 1 (so it must trust the summary).
+		 * Needs 3 clients and 2 words: one to be filled, one full
+		 * beside it for the waiter to look past. */
+		hold(1, 0); hold(2, 2); hold(2, 3);
 		summ = 2;
 		want[0] = 1; want[2] = 1;
-		run Client(0, 0, 1, false, 0);               /* A */
-		run Client(1, 3, 0, false, 3);               /* F */
-		run Client(2, 0, 1, false, 12);              /* W */
+		run Client(0, NOSLOT, 1, false, 0);          /* A */
+		run Client(1, 0, 0, false, 1);               /* F */
+		run Client(2, NOSLOT, 1, false, 12);         /* W */
 #elif defined(SCEN_RECOV)
 		/* Defect 2. Full pool; F holds slot 0 only (so a recovery
 		 * after its death frees nothing), W holds the rest and waits
@@ -700,8 +692,8 @@ init {
 		hold(0, 0); hold(1, 1); hold(1, 2); hold(1, 3);
 		summ = 3;
 		want[1] = 1;
-		run Client(0, 1, 0, false, 1);               /* F */
-		run Client(1, 0, 1, false, 14);              /* W */
+		run Client(0, 0, 0, false, 1);               /* F */
+		run Client(1, NOSLOT, 1, false, 14);         /* W */
 #elif defined(SCEN_WOKEN)
 		/* Defect 3. Full pool; F frees slot 0, W1 (holds nothing)
 		 * and W2 (holds 1..3) wait; futex_wake(1) may pick W1, which
@@ -709,25 +701,25 @@ init {
 		hold(0, 0); hold(2, 1); hold(2, 2); hold(2, 3);
 		summ = 3;
 		want[1] = 1; want[2] = 1;
-		run Client(0, 1, 0, false, 1);               /* F */
-		run Client(1, 0, 1, false, 0);               /* W1 */
-		run Client(2, 0, 1, false, 14);              /* W2 */
+		run Client(0, 0, 0, false, 1);               /* F */
+		run Client(1, NOSLOT, 1, false, 0);          /* W1 */
+		run Client(2, NOSLOT, 1, false, 14);         /* W2 */
 #elif defined(SCEN_BATCH)
 		/* Defect 4. B1 holds slot 0, B2 slot 2; each wants 3 more
 		 * with 2 free: neither can be served, ever. */
 		hold(0, 0); hold(1, 2);
 		want[0] = 3; want[1] = 3;
-		run Client(0, 0, 3, false, 1);               /* B1 */
-		run Client(1, 0, 3, false, 4);               /* B2 */
+		run Client(0, NOSLOT, 3, false, 1);          /* B1 */
+		run Client(1, NOSLOT, 3, false, 4);          /* B2 */
 #elif defined(SCEN_MIX)
 		/* Traffic that makes fix 4's rollback happen: B allocates 2
 		 * and gives them back, T allocates 1 and gives it back, U
 		 * holds slots 0 and 3 and frees slot 0. */
 		hold(2, 0); hold(2, 3);
 		want[0] = 2; want[1] = 1;
-		run Client(0, 0, 2, true, 0);                /* B */
-		run Client(1, 0, 1, true, 0);                /* T */
-		run Client(2, 1, 0, false, 9);               /* U */
+		run Client(0, NOSLOT, 2, true, 0);           /* B */
+		run Client(1, NOSLOT, 1, true, 0);           /* T */
+		run Client(2, 0, 0, false, 9);               /* U */
 #else
 #error "define a scenario: SCEN_FULL, SCEN_RECOV, SCEN_WOKEN, SCEN_BATCH or SCEN_MIX"
 #endif

@@ -13,13 +13,13 @@
  * freed into (its hint, seeded per thread so processes start apart). When
  * that word has no room, the summary tree (one "full" bit per word, 64-ary, up to one top
  * word) finds another in O(log64 capacity) loads. Summary bits are hints:
- * whoever finds a word full while searching sets its bit and then re-checks
- * the word; whoever empties a full word clears the bit after emptying it.
- * With both sides seq_cst, a set can only survive if no free came after the
- * re-check. The allocation that fills a word does not mark it: a thread
- * that frees a slot and takes it back (a full pool's hand-off) would pay
- * two summary round trips per pair, and a missing mark only costs the next
- * search that meets the word what the filler would have paid.
+ * whoever fills a word sets its bit and then re-checks the word; whoever
+ * empties a full word clears the bit after emptying it. With both sides
+ * seq_cst, a set can only survive if no free came after the re-check.
+ * (Marking eagerly costs a thread that frees a slot of a full pool and
+ * takes it back a round trip through the summary per pair; leaving the
+ * mark to the next search would save it, but one search could then have to
+ * repair every word of the pool: the bound on a search comes first.)
  *
  * Blocking: a waiter registers in `waiters`, reads the futex word
  * `wake_seq`, searches once more, then sleeps on wake_seq. A free that sees
@@ -36,6 +36,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "shpool-internal.h"
 
@@ -96,18 +99,10 @@ static inline unsigned wake(struct shpool *p, uint64_t n);
 static void summary_mark_room(struct shpool *p, unsigned l, uint64_t c)
 {
 	for (; l < p->g.nlevels; l++) {
-		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63), old;
-
-		/* seq_cst load, after the RMW that emptied the child: when the
-		 * bit is already clear (words are marked lazily, so usually),
-		 * no RMW. A marker whose set comes after this load in the total
-		 * order re-checks the child after it, sees the room and undoes
-		 * (summary_mark_full()). */
-		if (!(atomic_load(&p->level[l][w]) & bit))
-			return;
+		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
 		/* seq_cst RMW: comes after the RMW that emptied the child; pairs
 		 * with the set-then-recheck in summary_mark_full(). */
-		old = atomic_fetch_and(&p->level[l][w], ~bit);
+		uint64_t old = atomic_fetch_and(&p->level[l][w], ~bit);
 
 		if (!(old & bit) || old != shpool_full_mask(p, l, w))
 			return;
@@ -127,7 +122,6 @@ static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
 		 * would bounce the line for nothing. */
 		if (atomic_load_explicit(&p->level[l][w], memory_order_relaxed) & bit)
 			return;
-		SHPOOL_CRASH_POINT("summary.marking");
 		/* seq_cst RMW: pairs with summary_mark_room(); see word_full(). */
 		old = atomic_fetch_or(&p->level[l][w], bit);
 		SHPOOL_CRASH_POINT("summary.marked");
@@ -142,7 +136,6 @@ static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
 			 * seq_cst and comes before wake()'s load of `waiters`. */
 			summary_mark_room(p, l, c);
 			wake(p, UINT64_MAX);
-			SHPOOL_CRASH_POINT("summary.undone");
 			return;
 		}
 		if ((old & bit) || (old | bit) != m)
@@ -216,6 +209,26 @@ static inline uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits);
 static int64_t claim_damaged(struct shpool *p, uint64_t w, uint64_t self, uint64_t got,
 			     uint64_t old);
 
+#if defined(__x86_64__)
+/* x86-64's baseline does not promise cmpxchg16b (the first AMD64 CPUs lack
+ * it): ask CPUID once. 1 yes, 0 no, -1 not asked yet; relaxed, as every
+ * thread that asks gets the same answer. */
+static _Atomic int have_cas16 = -1;
+
+static bool cas16_supported(void)
+{
+	int v = atomic_load_explicit(&have_cas16, memory_order_relaxed);
+
+	if (__builtin_expect(v < 0, 0)) {
+		unsigned a, b, c, d;
+
+		v = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_CMPXCHG16B);
+		atomic_store_explicit(&have_cas16, v, memory_order_relaxed);
+	}
+	return v;
+}
+#endif
+
 /* A batch claims two neighbouring slots' owner records with one 16-byte
  * CAS where the machine has one (x86-64's cmpxchg16b: one locked
  * instruction for two records, where two CASes cost two), when the pair is
@@ -230,7 +243,7 @@ static inline bool claim_pair(struct shpool *p, uint64_t idx, uint64_t self)
 	uint64_t lo = 0, hi = 0;
 	bool ok;
 
-	if ((uintptr_t)rec & 15)
+	if (((uintptr_t)rec & 15) || !cas16_supported())
 		return false;
 	SHPOOL_COST_RMW(rec);
 	__asm__ __volatile__("lock cmpxchg16b %1"
@@ -300,8 +313,8 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 	if (__builtin_expect(old & got, 0))
 		return claim_damaged(p, w, self, got, old);
 	SHPOOL_CRASH_POINT("alloc.bits_set");
-	/* Filling the word does not mark it full in the summary: the next
-	 * search that finds it full does (claim(), find_word()). */
+	if (((old | got) & mask) == mask && p->g.nlevels > 1)
+		summary_mark_full(p, 1, w);
 	return (int64_t)n;
 }
 
@@ -937,8 +950,7 @@ int shpool_stats(shpool_t *p, shpool_stats_t *out)
 
 /* Walk every summary bit against its child, bottom up. With `fix`, make the
  * hints true (safe during live traffic: both helpers re-check); with `report`,
- * describe each wrong bit. Returns how many were wrong: marked full over
- * room (a full word not marked yet is how the summary normally lags). */
+ * describe each wrong bit. Returns how many were wrong. */
 static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
 {
 	uint64_t wrong = 0;
@@ -951,19 +963,15 @@ static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
 
 			if (marked == full)
 				continue;
-			if (!marked) {
-				/* Full and not marked yet: normal, the next
-				 * search that meets it marks it. */
-				if (fix)
-					summary_mark_full(p, l, c);
-				continue;
-			}
 			wrong++;
 			if (report)
-				fprintf(report, "summary level %u: word %" PRIu64 " of level %u has "
-					"room but is marked full (its free slots are unreachable)\n",
-					l, c, l - 1);
-			if (fix)
+				fprintf(report, "summary level %u: word %" PRIu64 " of level %u is %s "
+					"but marked %s%s\n", l, c, l - 1, full ? "full" : "not full",
+					marked ? "full" : "not full",
+					marked ? " (its free slots are unreachable)" : " (harmless)");
+			if (fix && full)
+				summary_mark_full(p, l, c);
+			else if (fix)
 				summary_mark_room(p, l, c);
 		}
 	return wrong;

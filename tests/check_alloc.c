@@ -274,6 +274,30 @@ START_TEST(nearly_full_finds_the_hole)
 }
 END_TEST
 
+/* A thread that frees a slot of a full pool and takes it back (a hand-off)
+ * once in every bitmap word must leave the summary exact: were the filler
+ * to leave its "full" mark to later searches, one search would have to
+ * repair every word of the pool, and the search bound would be gone.
+ * shpool_check() counts any summary bit that disagrees with its word. */
+START_TEST(hand_offs_keep_the_summary_exact)
+{
+	const uint64_t cap = 1u << 16;
+	shpool_t *p = make_pool(cap, 8, SHPOOL_NO_ZERO);
+
+	for (uint64_t i = 0; i < cap; i++)
+		ck_assert_int_ge(shpool_try_alloc(p), 0);
+	ck_assert_int_eq(shpool_try_alloc(p), -EAGAIN);
+	for (uint64_t i = 0; i < cap; i += 64) {
+		ck_assert_int_eq(shpool_free(p, i), 0);
+		ck_assert_int_eq(shpool_try_alloc(p), (int64_t)i);
+	}
+	ck_assert_int_eq(shpool_check(p, NULL), 0);
+	ck_assert_int_eq(shpool_free(p, cap / 2 + 5), 0);
+	ck_assert_int_eq(shpool_try_alloc(p), (int64_t)(cap / 2 + 5));
+	shpool_close(p);
+}
+END_TEST
+
 /* ---- blocking --------------------------------------------------------- */
 
 START_TEST(timeout_honoured)
@@ -660,6 +684,7 @@ static Suite *make_alloc_suite(void)
 	tcase_add_test(batch, batch_free_counts);
 	tcase_set_timeout(full, 120);
 	tcase_add_test(full, nearly_full_finds_the_hole);
+	tcase_add_test(full, hand_offs_keep_the_summary_exact);
 	tcase_set_timeout(block, 60);
 	tcase_add_test(block, timeout_honoured);
 	tcase_add_loop_test(block, free_wakes_waiter, 0, 2);
