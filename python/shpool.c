@@ -115,10 +115,10 @@ static int conv_kind(PyObject *o, int allow_none, int *out)
 
 /* ---- errors ----------------------------------------------------------------- */
 
-/* Raise exc_type(detail) with .errno set. */
-static void raise_with_errno(PyObject *exc_type, int err, const char *detail)
+/* Raise exc_type(text) with .errno set. */
+static void raise_errno_text(PyObject *exc_type, int err, PyObject *text)
 {
-	PyObject *exc = PyObject_CallFunction(exc_type, "s", detail);
+	PyObject *exc = PyObject_CallFunctionObjArgs(exc_type, text, NULL);
 	if (!exc)
 		return;
 	PyObject *e = PyLong_FromLong(err);
@@ -132,6 +132,33 @@ static void raise_with_errno(PyObject *exc_type, int err, const char *detail)
 	Py_DECREF(exc);
 }
 
+/* Raise exc_type(detail) with .errno set. */
+static void raise_with_errno(PyObject *exc_type, int err, const char *detail)
+{
+	PyObject *text = PyUnicode_FromString(detail);
+	if (text) {
+		raise_errno_text(exc_type, err, text);
+		Py_DECREF(text);
+	}
+}
+
+/* The library's detail as a str. Its advice names C flags; the one a
+ * Python caller can act on is spelled here as the keyword it is. */
+static PyObject *detail_text(const char *detail)
+{
+	PyObject *text = PyUnicode_DecodeUTF8(detail, (Py_ssize_t)strlen(detail), "replace");
+	if (text && strstr(detail, "SHPOOL_HUGEPAGES_PREFER")) {
+		PyObject *c_name = PyUnicode_FromString("SHPOOL_HUGEPAGES_PREFER");
+		PyObject *py_name = PyUnicode_FromString("huge_pages='prefer'");
+		PyObject *t = c_name && py_name ? PyUnicode_Replace(text, c_name, py_name, -1)
+						: NULL;
+		Py_XDECREF(c_name);
+		Py_XDECREF(py_name);
+		Py_SETREF(text, t);
+	}
+	return text;
+}
+
 /* Raise the exception for a library result rc < 0. on_slot: the call was
  * about a slot, so -ENOENT means "not allocated" (ValueError), not a
  * missing file. Returns NULL for convenience. */
@@ -139,27 +166,37 @@ static PyObject *raise_rc(int64_t rc, int on_slot)
 {
 	int err = rc < -INT_MAX ? EINVAL : (int)-rc;
 	const char *detail = shpool_last_error();
+	PyObject *exc_type = NULL, *text;
 
 	if (!detail || !*detail)
 		detail = shpool_strerror(err);
+	text = detail_text(detail);
+	if (!text)
+		return NULL;
 	switch (err) {
 	case ERANGE:
-		raise_with_errno(PyExc_IndexError, err, detail);
-		return NULL;
+		exc_type = PyExc_IndexError;
+		break;
 	case EINVAL:
 	case E2BIG:
 	case ENOSPC:
-		raise_with_errno(PyExc_ValueError, err, detail);
-		return NULL;
+		exc_type = PyExc_ValueError;
+		break;
 	case ENOENT:
-		if (on_slot) {
-			raise_with_errno(PyExc_ValueError, err, detail);
-			return NULL;
-		}
+		if (on_slot)
+			exc_type = PyExc_ValueError;
 		break;
 	}
-	/* OSError(errno, text) is constructed as its errno's subclass. */
-	PyObject *exc = PyObject_CallFunction(PyExc_OSError, "is", err, detail);
+	if (exc_type) {
+		raise_errno_text(exc_type, err, text);
+		Py_DECREF(text);
+		return NULL;
+	}
+	/* OSError(errno, text) is constructed as its errno's subclass. ENOMEM
+	 * (no huge pages, nothing to populate with) stays OSError, as the os
+	 * module raises it: MemoryError is this process's heap running out. */
+	PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", err, text);
+	Py_DECREF(text);
 	if (exc) {
 		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
 		Py_DECREF(exc);
@@ -359,10 +396,16 @@ static int kind_mismatch(int rc)
 }
 #endif
 
-static int attach(shpool_t **out, const char *path, int fd, int kind, int readonly)
+static int attach(shpool_t **out, const char *path, int fd, int kind, int readonly,
+		  int populate)
 {
 #ifdef SHPOOL_RDONLY
 	unsigned flags = readonly ? SHPOOL_RDONLY : 0;
+#ifdef SHPOOL_POPULATE
+	flags |= populate ? SHPOOL_POPULATE : 0;
+#else
+	(void)populate; /* refused by the callers: see populate_unsupported() */
+#endif
 	if (fd < 0)
 		return shpool_attach(out, path, (shpool_kind)kind, flags);
 	return shpool_attach_fd(out, fd, (shpool_kind)kind, flags);
@@ -370,6 +413,7 @@ static int attach(shpool_t **out, const char *path, int fd, int kind, int readon
 	int rc = -EINVAL;
 
 	(void)readonly; /* refused by the callers: see readonly_unsupported() */
+	(void)populate; /* and populate_unsupported() */
 	if (kind != 0)
 		return fd < 0 ? shpool_open(out, path, (shpool_kind)kind)
 			      : shpool_open_fd(out, fd, (shpool_kind)kind);
@@ -399,11 +443,71 @@ static int readonly_unsupported(int readonly)
 #endif
 }
 
-static int fill_options(shpool_options *o, uint64_t mode, int zero, int notify)
+/* Huge pages and pre-faulting (SHPOOL_HUGEPAGES, _PREFER, SHPOOL_POPULATE)
+ * need a libshpool that has them; an older one refuses to be asked. */
+static int populate_unsupported(int populate)
+{
+#ifdef SHPOOL_POPULATE
+	(void)populate;
+	return 0;
+#else
+	if (!populate)
+		return 0;
+	PyErr_SetString(PyExc_NotImplementedError,
+			"populate=True needs a libshpool with SHPOOL_POPULATE");
+	return -1;
+#endif
+}
+
+/* huge_pages=: False (normal pages), True (huge pages or fail) or 'prefer'
+ * (any case: huge pages where they can be had). A bool, not any truthy
+ * value: huge_pages=1 or ='yes' is more likely a slip than a wish. *huge
+ * gets 0, 1 or 2 ('prefer'). */
+static int conv_huge(PyObject *o, int *huge)
+{
+	if (o == NULL || o == Py_False) {
+		*huge = 0;
+		return 0;
+	}
+	if (o == Py_True) {
+		*huge = 1;
+		return 0;
+	}
+	if (!PyUnicode_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "huge_pages must be True, False or 'prefer', "
+			     "not %.100s", Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	const char *s = PyUnicode_AsUTF8(o);
+	if (!s)
+		return -1;
+	if (strcasecmp(s, "prefer") != 0) {
+		PyErr_Format(PyExc_ValueError,
+			     "unknown huge_pages %R: expected True, False or 'prefer'", o);
+		return -1;
+	}
+	*huge = 2;
+	return 0;
+}
+
+static int fill_options(shpool_options *o, uint64_t mode, int zero, int notify, int huge,
+			int populate)
 {
 	memset(o, 0, sizeof(*o));
 	o->mode = (unsigned)mode;
 	o->flags = (zero ? 0 : SHPOOL_NO_ZERO) | (notify ? SHPOOL_NOTIFY_ON_FREE : 0);
+#ifdef SHPOOL_HUGEPAGES
+	o->flags |= (huge == 1 ? SHPOOL_HUGEPAGES : 0) | (huge == 2 ? SHPOOL_HUGEPAGES_PREFER : 0) |
+		    (populate ? SHPOOL_POPULATE : 0);
+#else
+	if (huge) {
+		PyErr_SetString(PyExc_NotImplementedError,
+				"huge_pages needs a libshpool with SHPOOL_HUGEPAGES");
+		return -1;
+	}
+	if (populate_unsupported(populate) < 0)
+		return -1;
+#endif
 	return 0;
 }
 
@@ -436,20 +540,23 @@ static int conv_geometry(PyObject *kind_o, PyObject *cap_o, PyObject *elem_o, co
 static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "path", "kind", "capacity", "elem_size", "mode", "zero",
-				  "notify_on_free", NULL };
+				  "notify_on_free", "huge_pages", "populate", NULL };
 	PyObject *path_o = Py_None, *kind_o = NULL, *cap_o = NULL, *elem_o = NULL;
-	PyObject *path_b = NULL, *mode_o = NULL;
+	PyObject *path_b = NULL, *mode_o = NULL, *huge_o = NULL;
 	uint64_t mode = 0600;
-	int zero = 1, notify = 0, kind, rc;
+	int zero = 1, notify = 0, huge, populate = 0, kind, rc;
 	uint64_t cap;
 	uint32_t elem;
 	shpool_options opts;
 	shpool_t *p = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO$Opp:Pool", kwlist, &path_o, &kind_o,
-					 &cap_o, &elem_o, &mode_o, &zero, &notify))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOO$OppOp:Pool", kwlist, &path_o, &kind_o,
+					 &cap_o, &elem_o, &mode_o, &zero, &notify, &huge_o,
+					 &populate))
 		return NULL;
 	if (mode_o && conv_size(mode_o, "mode", 07777, &mode) < 0)
+		return NULL;
+	if (conv_huge(huge_o, &huge) < 0)
 		return NULL;
 	if (!kind_o)
 		kind_o = PyUnicode_FromString("raw");
@@ -459,7 +566,7 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 		return NULL;
 	rc = conv_geometry(kind_o, cap_o, elem_o, "Pool", &kind, &cap, &elem);
 	Py_DECREF(kind_o);
-	if (rc < 0 || fill_options(&opts, mode, zero, notify) < 0)
+	if (rc < 0 || fill_options(&opts, mode, zero, notify, huge, populate) < 0)
 		return NULL;
 	if (path_o != Py_None && !PyUnicode_FSConverter(path_o, &path_b))
 		return NULL;
@@ -480,15 +587,16 @@ static PyObject *Pool_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static PyObject *Pool_open(PyObject *cls, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "path", "kind", "readonly", NULL };
+	static char *kwlist[] = { "path", "kind", "readonly", "populate", NULL };
 	PyObject *path_o, *path_b = NULL, *kind_o = Py_None;
-	int kind, readonly = 0, rc;
+	int kind, readonly = 0, populate = 0, rc;
 	shpool_t *p = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$p:open", kwlist, &path_o, &kind_o,
-					 &readonly))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pp:open", kwlist, &path_o, &kind_o,
+					 &readonly, &populate))
 		return NULL;
-	if (conv_kind(kind_o, 1, &kind) < 0 || readonly_unsupported(readonly) < 0)
+	if (conv_kind(kind_o, 1, &kind) < 0 || readonly_unsupported(readonly) < 0 ||
+	    populate_unsupported(populate) < 0)
 		return NULL;
 	if (!PyUnicode_FSConverter(path_o, &path_b))
 		return NULL;
@@ -499,7 +607,7 @@ static PyObject *Pool_open(PyObject *cls, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	Py_BEGIN_ALLOW_THREADS
-	rc = attach(&p, path, -1, kind, readonly);
+	rc = attach(&p, path, -1, kind, readonly, populate);
 	Py_END_ALLOW_THREADS
 	Py_DECREF(path_b);
 	if (rc < 0)
@@ -509,20 +617,25 @@ static PyObject *Pool_open(PyObject *cls, PyObject *args, PyObject *kw)
 
 static PyObject *Pool_from_fd(PyObject *cls, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "fd", "kind", "readonly", NULL };
+	static char *kwlist[] = { "fd", "kind", "readonly", "populate", NULL };
 	PyObject *fd_o, *kind_o = Py_None;
-	int kind, readonly = 0, rc, fd;
+	int kind, readonly = 0, populate = 0, rc, fd;
 	shpool_t *p = NULL;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$p:from_fd", kwlist, &fd_o, &kind_o,
-					 &readonly))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$pp:from_fd", kwlist, &fd_o, &kind_o,
+					 &readonly, &populate))
 		return NULL;
-	if (conv_kind(kind_o, 1, &kind) < 0 || readonly_unsupported(readonly) < 0)
+	if (conv_kind(kind_o, 1, &kind) < 0 || readonly_unsupported(readonly) < 0 ||
+	    populate_unsupported(populate) < 0)
 		return NULL;
 	fd = PyObject_AsFileDescriptor(fd_o); /* an int, or an object's fileno() */
 	if (fd < 0)
 		return NULL;
-	rc = attach(&p, NULL, fd, kind, readonly);
+	/* Without the GIL: populate faults the whole mapping in. The fd is
+	 * only read by the library, which duplicates it. */
+	Py_BEGIN_ALLOW_THREADS
+	rc = attach(&p, NULL, fd, kind, readonly, populate);
+	Py_END_ALLOW_THREADS
 	if (rc < 0)
 		return raise_rc(rc, 0);
 	return (PyObject *)pool_wrap((PyTypeObject *)cls, p);
@@ -531,18 +644,21 @@ static PyObject *Pool_from_fd(PyObject *cls, PyObject *args, PyObject *kw)
 static PyObject *Pool_memfd(PyObject *cls, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "name", "kind", "capacity", "elem_size", "zero",
-				  "notify_on_free", NULL };
+				  "notify_on_free", "huge_pages", "populate", NULL };
 	const char *name = "shpool";
-	PyObject *kind_o = NULL, *cap_o = NULL, *elem_o = NULL;
-	int zero = 1, notify = 0, kind, rc;
+	PyObject *kind_o = NULL, *cap_o = NULL, *elem_o = NULL, *huge_o = NULL;
+	int zero = 1, notify = 0, huge, populate = 0, kind, rc;
 	uint64_t cap;
 	uint32_t elem;
 	shpool_options opts;
 	shpool_t *p = NULL;
 	Py_ssize_t name_len = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z#OOO$pp:memfd", kwlist, &name, &name_len,
-					 &kind_o, &cap_o, &elem_o, &zero, &notify))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|z#OOO$ppOp:memfd", kwlist, &name,
+					 &name_len, &kind_o, &cap_o, &elem_o, &zero, &notify,
+					 &huge_o, &populate))
+		return NULL;
+	if (conv_huge(huge_o, &huge) < 0)
 		return NULL;
 	if (!name)
 		name = "shpool";
@@ -558,9 +674,12 @@ static PyObject *Pool_memfd(PyObject *cls, PyObject *args, PyObject *kw)
 		return NULL;
 	rc = conv_geometry(kind_o, cap_o, elem_o, "memfd", &kind, &cap, &elem);
 	Py_DECREF(kind_o);
-	if (rc < 0 || fill_options(&opts, 0, zero, notify) < 0)
+	if (rc < 0 || fill_options(&opts, 0, zero, notify, huge, populate) < 0)
 		return NULL;
+	/* name points into the str argument, which the call keeps alive. */
+	Py_BEGIN_ALLOW_THREADS
 	rc = shpool_create_memfd(&p, name, (shpool_kind)kind, cap, elem, &opts);
+	Py_END_ALLOW_THREADS
 	if (rc < 0)
 		return raise_rc(rc, 0);
 	return (PyObject *)pool_wrap((PyTypeObject *)cls, p);
@@ -915,6 +1034,18 @@ static PyObject *Pool_owner(PoolObject *self, PyObject *arg)
 	return PyLong_FromLong(pid);
 }
 
+/* The size of the pages under this process's mapping: shpool_page_size(),
+ * or the system's with a libshpool that has no huge pages. */
+static size_t pool_page_size(PoolObject *self)
+{
+#ifdef SHPOOL_HUGEPAGES
+	return shpool_page_size(self->pool);
+#else
+	(void)self;
+	return (size_t)sysconf(_SC_PAGESIZE);
+#endif
+}
+
 static PyObject *Pool_stats(PoolObject *self, PyObject *Py_UNUSED(ignored))
 {
 	shpool_stats_t s;
@@ -922,14 +1053,15 @@ static PyObject *Pool_stats(PoolObject *self, PyObject *Py_UNUSED(ignored))
 	int rc = shpool_stats(self->pool, &s);
 	if (rc < 0)
 		return raise_rc(rc, 0);
-	return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsK}", "capacity", (unsigned long long)s.capacity,
+	return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsn}", "capacity", (unsigned long long)s.capacity,
 			     "elem_size", (unsigned long long)s.elem_size, "used",
 			     (unsigned long long)s.used, "available", (unsigned long long)s.available,
 			     "waiters", (unsigned long long)s.waiters, "mmap_size",
 			     (unsigned long long)s.mmap_size, "allocs", (unsigned long long)s.allocs,
 			     "frees", (unsigned long long)s.frees, "waits", (unsigned long long)s.waits,
 			     "timeouts", (unsigned long long)s.timeouts, "recoveries",
-			     (unsigned long long)s.recoveries);
+			     (unsigned long long)s.recoveries, "page_size",
+			     (Py_ssize_t)pool_page_size(self));
 }
 
 static PyObject *Pool_recover_stale(PoolObject *self, PyObject *Py_UNUSED(ignored))
@@ -1477,6 +1609,7 @@ GETTER(Pool_get_stride, PyLong_FromSize_t(shpool_stride(self->pool)))
 GETTER(Pool_get_used, PyLong_FromUnsignedLongLong(shpool_used(self->pool)))
 GETTER(Pool_get_available, PyLong_FromUnsignedLongLong(shpool_available(self->pool)))
 GETTER(Pool_get_kind, PyUnicode_FromString(kind_name(self->kind)))
+GETTER(Pool_get_page_size, PyLong_FromSize_t(pool_page_size(self)))
 
 static PyObject *Pool_get_path(PoolObject *self, void *Py_UNUSED(closure))
 {
@@ -1515,7 +1648,7 @@ static PyObject *Pool_get_readonly(PoolObject *self, void *Py_UNUSED(closure))
 
 PyDoc_STRVAR(Pool_doc,
 "Pool(path=None, kind='raw', capacity=None, elem_size=None, *, mode=0o600,\n"
-"     zero=True, notify_on_free=False)\n"
+"     zero=True, notify_on_free=False, huge_pages=False, populate=False)\n"
 "--\n"
 "\n"
 "A pool of fixed-size slots shared by many processes (libshpool).\n"
@@ -1532,6 +1665,13 @@ PyDoc_STRVAR(Pool_doc,
 "  mode       file mode of a new pool file\n"
 "  zero       zero a slot when it is allocated\n"
 "  notify_on_free  frees signal this handle's eventfd (see eventfd())\n"
+"  huge_pages False (normal pages), True (huge pages or fail) or 'prefer'\n"
+"             (huge pages where they can be had, else normal ones); see\n"
+"             Huge pages below\n"
+"  populate   fault the whole mapping in now, so that no first touch of a\n"
+"             slot takes a page fault later (OSError ENOMEM now if the\n"
+"             memory is not there, rather than a fault or the OOM killer on\n"
+"             the hot path)\n"
 "\n"
 "Also Pool.open(path), Pool.memfd(name, ...) and Pool.from_fd(fd). A Pool is\n"
 "a context manager (with Pool(...) as p: ... closes it) and exports its data\n"
@@ -1540,6 +1680,21 @@ PyDoc_STRVAR(Pool_doc,
 "not wait. Errors raise ValueError (bad argument, wrong kind, slot not\n"
 "allocated), IndexError (slot out of range) or OSError subclasses, each with\n"
 "errno and the library's detail.\n"
+"\n"
+"Huge pages pay off for big pools touched at random: a million slots, or\n"
+"many MiB-sized frames. With 4 KiB pages every slot touched far from the\n"
+"last is a TLB miss (worse on a VM); one 2 MiB page covers 512 of them.\n"
+"They come from the kernel's hugetlb reserve, which root must fill first\n"
+"(echo N > /proc/sys/vm/nr_hugepages; Hugepagesize in /proc/meminfo gives\n"
+"their size), and they stay reserved memory, never swapped. The mapping is\n"
+"rounded up to whole huge pages. huge_pages=True takes them when the pool\n"
+"is made, or raises OSError (errno ENOMEM) whose message says how many to\n"
+"reserve; OSError (EOPNOTSUPP) on a kernel without hugetlb; ValueError for\n"
+"a file pool whose path is not on a hugetlbfs mount. huge_pages='prefer'\n"
+"falls back to normal pages instead: page_size tells which it got. Neither\n"
+"flag nor populate is recorded in the pool: open() and from_fd() get huge\n"
+"pages when the pool's file is on them (a memfd made with huge_pages, a\n"
+"hugetlbfs file), and take populate for their own mapping.\n"
 "\n"
 "Handing slots to another process needs no pipe: a second pool with one\n"
 "token per slot is the ready channel. The consumer takes every token\n"
@@ -1550,25 +1705,31 @@ PyDoc_STRVAR(Pool_doc,
 "in the order they were filled (the README's Python example).");
 
 PyDoc_STRVAR(Pool_open_doc,
-"open($type, /, path, kind=None, *, readonly=False)\n--\n\n"
+"open($type, /, path, kind=None, *, readonly=False, populate=False)\n--\n\n"
 "Attach the existing pool at path.\n\n"
 "kind None accepts the pool's own kind; a kind name insists on it\n"
 "(ValueError if the pool has another). FileNotFoundError if there is no\n"
 "pool, PermissionError without access, OSError(EBADMSG) for a file that is\n"
 "not a pool. readonly=True maps the pool read-only (calls that would write\n"
 "raise OSError(EROFS)); NotImplementedError with a libshpool that has no\n"
-"read-only attach (shpool_attach).");
+"read-only attach (shpool_attach). populate=True faults this process's whole\n"
+"mapping in now (for reading only with readonly), so no first touch faults\n"
+"later; OSError (ENOMEM) if it cannot be. The mapping is on huge pages when\n"
+"the pool's file is (page_size tells).");
 PyDoc_STRVAR(Pool_from_fd_doc,
-"from_fd($type, /, fd, kind=None, *, readonly=False)\n--\n\n"
+"from_fd($type, /, fd, kind=None, *, readonly=False, populate=False)\n--\n\n"
 "Attach the pool in file descriptor fd (an int or an object with fileno()):\n"
 "a memfd received over a Unix socket, or inherited. The pool keeps its own\n"
-"duplicate; the caller still owns fd. kind as for open().");
+"duplicate; the caller still owns fd. kind, readonly and populate as for\n"
+"open(); a memfd made with huge_pages is mapped on huge pages here too.");
 PyDoc_STRVAR(Pool_memfd_doc,
 "memfd($type, /, name='shpool', kind='raw', capacity=None, elem_size=None, *,\n"
-"      zero=True, notify_on_free=False)\n--\n\n"
+"      zero=True, notify_on_free=False, huge_pages=False, populate=False)\n--\n\n"
 "Create a pool in a memfd sealed against resizing. The fd property gives\n"
 "its descriptor, to pass to another process (socket.send_fds, or\n"
-"inheritance) which attaches it with Pool.from_fd().");
+"inheritance) which attaches it with Pool.from_fd(). Keywords as for\n"
+"Pool(); huge_pages makes the memfd MFD_HUGETLB, so every process that\n"
+"attaches it maps huge pages.");
 PyDoc_STRVAR(Pool_close_doc,
 "close($self, /)\n--\n\n"
 "Unmap the pool and close its descriptors. Slots stay allocated in the shared\n"
@@ -1606,7 +1767,8 @@ PyDoc_STRVAR(Pool_owner_doc,
 "owner($self, index, /)\n--\n\nPID of the process that holds slot index, None if it is free.");
 PyDoc_STRVAR(Pool_stats_doc,
 "stats($self, /)\n--\n\n"
-"A dict of capacity, elem_size, used, available, waiters, mmap_size and the\n"
+"A dict of capacity, elem_size, used, available, waiters, mmap_size,\n"
+"page_size (this process's mapping: see the page_size property) and the\n"
 "approximate counters allocs, frees, waits, timeouts, recoveries. (A wait\n"
 "from Python counts once per 100 ms slice in waits and timeouts.)");
 PyDoc_STRVAR(Pool_recover_stale_doc,
@@ -1755,6 +1917,13 @@ static PyGetSetDef Pool_getset[] = {
 	  "The pool's memfd (to pass to another process), None if not memfd-backed.", NULL },
 	{ "closed", (getter)Pool_get_closed, NULL, "True once close() was called.", NULL },
 	{ "readonly", (getter)Pool_get_readonly, NULL, "True if attached read-only.", NULL },
+	{ "page_size", (getter)Pool_get_page_size, NULL,
+	  "Bytes per page under this process's mapping of the pool: the huge page\n"
+	  "size (2097152 on most x86-64) when it is on huge pages, else the system\n"
+	  "page size (os.sysconf('SC_PAGE_SIZE')). Tells what huge_pages='prefer'\n"
+	  "got; an attached pool is on huge pages when its file is (a hugetlbfs file,\n"
+	  "or a memfd made with huge_pages). Transparent huge pages are not counted.",
+	  NULL },
 	{ "buffer", (getter)Pool_get_buffer, NULL,
 	  "A writable memoryview (bytes) of the whole data region, capacity * stride\n"
 	  "bytes, live: numpy.frombuffer(p.buffer, dtype=numpy.int64) views an i64 pool.",

@@ -8,6 +8,8 @@ _Kind = Literal["raw", "i64", "i32", "f64", "str", "RAW", "I64", "I32", "F64", "
 _Path = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 _Value = Union[int, float, str, bytes, bytearray, memoryview]
 _Timeout = Optional[float]
+# huge_pages=: normal pages, huge pages or fail, or huge pages where possible.
+_Huge = Union[bool, Literal["prefer"]]
 
 __version__: str
 RAW: Literal["raw"]
@@ -32,17 +34,19 @@ class SlotGuard:
 class Pool:
     def __new__(cls: Type[_P], path: Optional[_Path] = None, kind: _Kind = "raw",
                 capacity: Optional[int] = None, elem_size: Optional[int] = None, *,
-                mode: int = 0o600, zero: bool = True, notify_on_free: bool = False) -> _P: ...
+                mode: int = 0o600, zero: bool = True, notify_on_free: bool = False,
+                huge_pages: _Huge = False, populate: bool = False) -> _P: ...
     @classmethod
     def open(cls: Type[_P], path: _Path, kind: Optional[_Kind] = None, *,
-             readonly: bool = False) -> _P: ...
+             readonly: bool = False, populate: bool = False) -> _P: ...
     @classmethod
     def from_fd(cls: Type[_P], fd: Any, kind: Optional[_Kind] = None, *,
-                readonly: bool = False) -> _P: ...
+                readonly: bool = False, populate: bool = False) -> _P: ...
     @classmethod
     def memfd(cls: Type[_P], name: Optional[str] = "shpool", kind: _Kind = "raw",
               capacity: Optional[int] = None, elem_size: Optional[int] = None, *,
-              zero: bool = True, notify_on_free: bool = False) -> _P: ...
+              zero: bool = True, notify_on_free: bool = False,
+              huge_pages: _Huge = False, populate: bool = False) -> _P: ...
     def close(self) -> None: ...
     def __enter__(self: _P) -> _P: ...
     def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
@@ -59,6 +63,7 @@ class Pool:
     fd: Optional[int]
     closed: bool
     readonly: bool
+    page_size: int
     buffer: memoryview
 
     def alloc(self, timeout: _Timeout = None) -> Optional[int]: ...

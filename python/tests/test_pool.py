@@ -358,7 +358,7 @@ def test_stats_check_reset_recover():
     p = shpool.Pool(None, "raw", 8, 8)
     st = p.stats()
     assert set(st) == {"capacity", "elem_size", "used", "available", "waiters", "mmap_size",
-                       "allocs", "frees", "waits", "timeouts", "recoveries"}
+                       "allocs", "frees", "waits", "timeouts", "recoveries", "page_size"}
     assert st["capacity"] == 8 and st["used"] == 0 and st["mmap_size"] > 0
     p.alloc_n(3)
     st2 = p.stats()
