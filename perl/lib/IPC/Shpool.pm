@@ -17,17 +17,45 @@ XSLoader::load('IPC::Shpool', $VERSION);
 # cloned into new threads (they become undef there); open the pool again.
 sub CLONE_SKIP { 1 }
 
-my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1);
+my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1, huge_pages => 1, populate => 1);
+
+# A yes/no option: false (undef, '', 0) or 1, nothing else, so that a
+# misspelt value (populate => 'prefer') croaks instead of meaning "yes".
+sub _bool_option {
+	my ($class, $o, $k) = @_;
+	my $v = $o->{$k};
+	return 0 unless defined $v && !ref $v && $v ne '' && $v ne '0';
+	return 1 if !ref $v && $v eq '1';
+	Carp::croak("${class}: option '$k' must be 1 or 0, not " . _shown($v));
+}
+
+sub _shown {
+	my ($v) = @_;
+	return ref $v ? 'a ' . ref($v) . ' reference' : "'$v'";
+}
+
+# huge_pages => 1 (huge pages or croak), 'prefer' (huge pages if they can
+# be had, else normal ones) or false (normal pages).
+sub _huge_flags {
+	my ($class, $o) = @_;
+	my $v = $o->{huge_pages};
+	return 0 unless defined $v && !ref $v && $v ne '' && $v ne '0';
+	return HUGEPAGES()        if !ref $v && $v eq '1';
+	return HUGEPAGES_PREFER() if !ref $v && $v eq 'prefer';
+	Carp::croak("${class}: option 'huge_pages' must be 1, 'prefer' or 0, not " . _shown($v));
+}
 
 sub _options {
 	my ($class, $args) = @_;
 	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
-	for my $k (keys %$o) {
+	for my $k (sort keys %$o) {
 		Carp::croak("${class}: unknown option '$k'") unless $OPTION{$k};
 	}
 	my $flags = 0;
 	$flags |= NO_ZERO()        if $o->{no_zero};
 	$flags |= NOTIFY_ON_FREE() if $o->{notify_on_free};
+	$flags |= $class->_huge_flags($o);
+	$flags |= POPULATE()       if $class->_bool_option($o, 'populate');
 	my $mode = $o->{mode} // 0;
 	Carp::croak("${class}: mode must be a permission number like 0640")
 		unless $mode =~ /^[0-9]+$/ && $mode <= 07777;
@@ -61,6 +89,11 @@ sub _call {
 	my $err = $@;
 	$err =~ s/ at \S+ line \d+\.\n\z//;
 	$err =~ s/^IPC::Shpool::_\w+: //;
+	# The library's detail names its C flags; say the option that sets
+	# them here instead, so the advice can be followed as written.
+	$err =~ s/\bSHPOOL_HUGEPAGES_PREFER\b/huge_pages => 'prefer'/g;
+	$err =~ s/\bSHPOOL_HUGEPAGES\b/huge_pages => 1/g;
+	$err =~ s/\bSHPOOL_POPULATE\b/populate => 1/g;
 	Carp::croak("$args[0]->$name: $err");
 }
 
@@ -83,14 +116,22 @@ sub new_memfd {
 }
 
 # Attach options: readonly => 1 maps the pool read-only (every call that
-# would change it croaks with EROFS).
+# would change it croaks with EROFS); populate => 1 faults this process's
+# mapping in now. huge_pages is refused by name: an attached pool is on
+# huge pages when its file is, whatever the attacher asks.
 sub _attach_flags {
 	my ($class, $args) = @_;
 	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
-	for my $k (keys %$o) {
-		Carp::croak("${class}: unknown option '$k'") unless $k eq 'readonly';
+	for my $k (sort keys %$o) {
+		Carp::croak("${class}: option 'huge_pages' is for new and new_memfd only: an "
+			    . "attached pool is on huge pages when its file or memfd is")
+			if $k eq 'huge_pages';
+		Carp::croak("${class}: unknown option '$k'")
+			unless $k eq 'readonly' || $k eq 'populate';
 	}
-	return $o->{readonly} ? RDONLY() : 0;
+	my $flags = $o->{readonly} ? RDONLY() : 0;
+	$flags |= POPULATE() if $class->_bool_option($o, 'populate');
+	return $flags;
 }
 
 # IPC::Shpool itself attaches a pool of any kind, blessed into its kind's
@@ -103,14 +144,14 @@ sub _attach_kind {
 sub new_from_fd {
 	my $class = shift;
 	my $flags = $class->_attach_flags(\@_);
-	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1 }])") if @_ != 1;
+	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1, populate => 1 }])") if @_ != 1;
 	return _call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0], $flags);
 }
 
 sub open {
 	my $class = shift;
 	my $flags = $class->_attach_flags(\@_);
-	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1 }])") if @_ != 1;
+	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1, populate => 1 }])") if @_ != 1;
 	return _call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags);
 }
 
