@@ -24,7 +24,7 @@ my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1, huge_pages => 1, pop
 sub _bool_option {
 	my ($class, $o, $k) = @_;
 	my $v = $o->{$k};
-	return 0 unless defined $v && !ref $v && $v ne '' && $v ne '0';
+	return 0 if !defined $v || (!ref $v && ($v eq '' || $v eq '0'));
 	return 1 if !ref $v && $v eq '1';
 	Carp::croak("${class}: option '$k' must be 1 or 0, not " . _shown($v));
 }
@@ -39,7 +39,7 @@ sub _shown {
 sub _huge_flags {
 	my ($class, $o) = @_;
 	my $v = $o->{huge_pages};
-	return 0 unless defined $v && !ref $v && $v ne '' && $v ne '0';
+	return 0 if !defined $v || (!ref $v && ($v eq '' || $v eq '0'));
 	return HUGEPAGES()        if !ref $v && $v eq '1';
 	return HUGEPAGES_PREFER() if !ref $v && $v eq 'prefer';
 	Carp::croak("${class}: option 'huge_pages' must be 1, 'prefer' or 0, not " . _shown($v));
