@@ -364,10 +364,10 @@ static SV *class_of_kind(pTHX_ int kind)
 				  : "IPC::Shpool", 0));
 }
 
-/* Attach flags from the Perl side: only SHPOOL_RDONLY is known. */
+/* Attach flags from the Perl side: SHPOOL_RDONLY and SHPOOL_POPULATE. */
 static unsigned attach_flags(pTHX_ CV *cv, unsigned flags)
 {
-	if (flags & ~(unsigned)SHPOOL_RDONLY)
+	if (flags & ~(unsigned)(SHPOOL_RDONLY | SHPOOL_POPULATE))
 		CROAK("unknown attach flags 0x%x", flags);
 	return flags;
 }
@@ -449,6 +449,9 @@ BOOT:
 	newCONSTSUB(stash, "KIND_STR", newSViv(SHPOOL_STR));
 	newCONSTSUB(stash, "NO_ZERO", newSVuv(SHPOOL_NO_ZERO));
 	newCONSTSUB(stash, "NOTIFY_ON_FREE", newSVuv(SHPOOL_NOTIFY_ON_FREE));
+	newCONSTSUB(stash, "HUGEPAGES", newSVuv(SHPOOL_HUGEPAGES));
+	newCONSTSUB(stash, "HUGEPAGES_PREFER", newSVuv(SHPOOL_HUGEPAGES_PREFER));
+	newCONSTSUB(stash, "POPULATE", newSVuv(SHPOOL_POPULATE));
 	newCONSTSUB(stash, "HEADER_VERSION",
 		    newSVpvf("%d.%d.%d", SHPOOL_VERSION_MAJOR, SHPOOL_VERSION_MINOR,
 			     SHPOOL_VERSION_PATCH));
@@ -602,6 +605,14 @@ is_readonly(self)
 	IPC_Shpool self
     CODE:
 	RETVAL = shpool_is_readonly(self) == 1;
+    OUTPUT:
+	RETVAL
+
+UV
+page_size(self)
+	IPC_Shpool self
+    CODE:
+	RETVAL = shpool_page_size(self);
     OUTPUT:
 	RETVAL
 
@@ -1049,6 +1060,8 @@ stats(self)
 	STAT(timeouts);
 	STAT(recoveries);
 #undef STAT
+	/* Not in shpool_stats_t: the pages under this process's mapping. */
+	(void)hv_stores(hv, "page_size", newSVuv((UV)shpool_page_size(self)));
 	RETVAL = newRV_noinc((SV *)hv);
     OUTPUT:
 	RETVAL

@@ -66,10 +66,11 @@ is($@, "stop\n", 'each_allocated passes an exception on');
 
 my $s = $p->stats;
 is_deeply([sort keys %$s],
-	  [sort qw(capacity elem_size used available waiters mmap_size allocs frees waits timeouts recoveries)],
+	  [sort qw(capacity elem_size used available waiters mmap_size page_size allocs frees waits timeouts recoveries)],
 	  'stats keys');
 is($s->{used}, 4, 'stats used');
 is($s->{available}, 4, 'stats available');
+is($s->{page_size}, $p->page_size, 'stats page_size');
 cmp_ok($s->{timeouts}, '>=', 1, 'stats timeouts');
 cmp_ok($s->{mmap_size}, '>', 8 * 24, 'stats mmap_size');
 

@@ -17,17 +17,45 @@ XSLoader::load('IPC::Shpool', $VERSION);
 # cloned into new threads (they become undef there); open the pool again.
 sub CLONE_SKIP { 1 }
 
-my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1);
+my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1, huge_pages => 1, populate => 1);
+
+# A yes/no option: false (undef, '', 0) or 1, nothing else, so that a
+# misspelt value (populate => 'prefer') croaks instead of meaning "yes".
+sub _bool_option {
+	my ($class, $o, $k) = @_;
+	my $v = $o->{$k};
+	return 0 if !defined $v || (!ref $v && ($v eq '' || $v eq '0'));
+	return 1 if !ref $v && $v eq '1';
+	Carp::croak("${class}: option '$k' must be 1 or 0, not " . _shown($v));
+}
+
+sub _shown {
+	my ($v) = @_;
+	return ref $v ? 'a ' . ref($v) . ' reference' : "'$v'";
+}
+
+# huge_pages => 1 (huge pages or croak), 'prefer' (huge pages if they can
+# be had, else normal ones) or false (normal pages).
+sub _huge_flags {
+	my ($class, $o) = @_;
+	my $v = $o->{huge_pages};
+	return 0 if !defined $v || (!ref $v && ($v eq '' || $v eq '0'));
+	return HUGEPAGES()        if !ref $v && $v eq '1';
+	return HUGEPAGES_PREFER() if !ref $v && $v eq 'prefer';
+	Carp::croak("${class}: option 'huge_pages' must be 1, 'prefer' or 0, not " . _shown($v));
+}
 
 sub _options {
 	my ($class, $args) = @_;
 	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
-	for my $k (keys %$o) {
+	for my $k (sort keys %$o) {
 		Carp::croak("${class}: unknown option '$k'") unless $OPTION{$k};
 	}
 	my $flags = 0;
 	$flags |= NO_ZERO()        if $o->{no_zero};
 	$flags |= NOTIFY_ON_FREE() if $o->{notify_on_free};
+	$flags |= $class->_huge_flags($o);
+	$flags |= POPULATE()       if $class->_bool_option($o, 'populate');
 	my $mode = $o->{mode} // 0;
 	Carp::croak("${class}: mode must be a permission number like 0640")
 		unless $mode =~ /^[0-9]+$/ && $mode <= 07777;
@@ -61,6 +89,11 @@ sub _call {
 	my $err = $@;
 	$err =~ s/ at \S+ line \d+\.\n\z//;
 	$err =~ s/^IPC::Shpool::_\w+: //;
+	# The library's detail names its C flags; say the option that sets
+	# them here instead, so the advice can be followed as written.
+	$err =~ s/\bSHPOOL_HUGEPAGES_PREFER\b/huge_pages => 'prefer'/g;
+	$err =~ s/\bSHPOOL_HUGEPAGES\b/huge_pages => 1/g;
+	$err =~ s/\bSHPOOL_POPULATE\b/populate => 1/g;
 	Carp::croak("$args[0]->$name: $err");
 }
 
@@ -83,14 +116,22 @@ sub new_memfd {
 }
 
 # Attach options: readonly => 1 maps the pool read-only (every call that
-# would change it croaks with EROFS).
+# would change it croaks with EROFS); populate => 1 faults this process's
+# mapping in now. huge_pages is refused by name: an attached pool is on
+# huge pages when its file is, whatever the attacher asks.
 sub _attach_flags {
 	my ($class, $args) = @_;
 	my $o = (@$args && ref $args->[-1] eq 'HASH') ? pop @$args : {};
-	for my $k (keys %$o) {
-		Carp::croak("${class}: unknown option '$k'") unless $k eq 'readonly';
+	for my $k (sort keys %$o) {
+		Carp::croak("${class}: option 'huge_pages' is for new and new_memfd only: an "
+			    . "attached pool is on huge pages when its file or memfd is")
+			if $k eq 'huge_pages';
+		Carp::croak("${class}: unknown option '$k'")
+			unless $k eq 'readonly' || $k eq 'populate';
 	}
-	return $o->{readonly} ? RDONLY() : 0;
+	my $flags = $o->{readonly} ? RDONLY() : 0;
+	$flags |= POPULATE() if $class->_bool_option($o, 'populate');
+	return $flags;
 }
 
 # IPC::Shpool itself attaches a pool of any kind, blessed into its kind's
@@ -103,14 +144,14 @@ sub _attach_kind {
 sub new_from_fd {
 	my $class = shift;
 	my $flags = $class->_attach_flags(\@_);
-	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1 }])") if @_ != 1;
+	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1, populate => 1 }])") if @_ != 1;
 	return _call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0], $flags);
 }
 
 sub open {
 	my $class = shift;
 	my $flags = $class->_attach_flags(\@_);
-	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1 }])") if @_ != 1;
+	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1, populate => 1 }])") if @_ != 1;
 	return _call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags);
 }
 
@@ -255,8 +296,37 @@ F64 classes take none. C<$capacity> is at least 1 and at most 2**32.
 
 The optional hash reference (libshpool extensions) takes C<mode> (the new
 file's permissions, default 0600), C<notify_on_free> (frees signal the
-eventfd, see L</eventfd Integration>) and C<no_zero> (do not zero a slot on
-allocation).
+eventfd, see L</eventfd Integration>), C<no_zero> (do not zero a slot on
+allocation), and C<huge_pages> and C<populate> (see
+L</HUGE PAGES AND PRE-FAULTING>):
+
+    my $frames = IPC::Shpool->new(undef, 64, 1 << 20,
+                                  { huge_pages => 1, populate => 1 });
+
+=over 4
+
+=item C<< huge_pages => 1 >>
+
+back the pool with huge pages from the kernel's reserve, or croak: for
+too few reserved, with the command that would reserve enough; for a
+C<$path> that is not on a hugetlbfs mount; on a kernel without hugetlb.
+
+=item C<< huge_pages => 'prefer' >>
+
+huge pages where they can be had, normal pages otherwise (no croak);
+L</page_size> tells which the pool got.
+
+=item C<< populate => 1 >>
+
+fault the whole mapping in now, so that no slot's first touch takes a page
+fault later; croaks if the memory cannot be had.
+
+=back
+
+A false value (0, C<''>, C<undef>) is the same as leaving the key out. Any
+other value, and any key not listed here, croaks: a misspelt option is
+never silently ignored. Leaving the hash out keeps every default, so a
+call written for L<Data::Pool::Shared> works unchanged.
 
 =head2 new_memfd
 
@@ -264,7 +334,9 @@ allocation).
 
 Creates the pool in a memfd, sealed against resizing; C<$name> (may be
 C<undef>) only shows in F</proc/PID/fd>. Pass L</memfd> to another process
-(inherited, or over a Unix socket) to share the pool.
+(inherited, or over a Unix socket) to share the pool. The options are those
+of L</new> but C<mode>; with C<< huge_pages => 1 >> the memfd is made with
+C<MFD_HUGETLB>, and every process that attaches it gets huge pages too.
 
 =head2 new_from_fd
 
@@ -275,7 +347,7 @@ Attaches the pool in C<$fd> (a file descriptor number or a Perl
 filehandle). A typed class checks that the pool is of its kind;
 IPC::Shpool itself attaches a pool of any kind and returns an object of
 that kind's class. The pool keeps its own duplicate: the caller may close
-C<$fd>. For C<readonly>, see L</open>.
+C<$fd>. For C<readonly> and C<populate>, see L</open>.
 
 =head2 open
 
@@ -294,6 +366,12 @@ is enough) and mapped read-only: every method that reads works, and every
 method that would change the pool (allocation, free, set, the atomics,
 recovery, reset) croaks with the library's "read-only" detail. Use it for
 monitors that must never disturb the pool.
+
+With C<< populate => 1 >> this process's mapping is faulted in before the
+call returns (for reading only with C<readonly>), as for L</new>.
+C<huge_pages> croaks here: an attached pool is on huge pages when its file
+is (on hugetlbfs, or a huge-page memfd), whatever the attacher asks;
+L</page_size> tells.
 
 =head1 METHODS
 
@@ -502,6 +580,17 @@ C<"raw">, C<"i64">, C<"i32">, C<"f64"> or C<"str"> (an extension).
 
 True for a handle attached with C<< readonly => 1 >> (an extension).
 
+=item page_size
+
+    my $bytes = $pool->page_size;
+
+The size of the pages under this process's mapping of the pool: the huge
+page size (2097152 on most x86-64 machines, I<Hugepagesize> in
+F</proc/meminfo>) when it is on huge pages, else the normal page size
+(4096). It tells what C<< huge_pages => 'prefer' >> got. Transparent huge
+pages are not counted (the kernel gives or takes them page by page). An
+extension.
+
 =item kind
 
 The pool's kind as one of the constants C<IPC::Shpool::KIND_RAW>,
@@ -619,9 +708,9 @@ anonymous and memfd pools.
     my $s = $pool->stats;
 
 A hash reference with C<capacity>, C<elem_size>, C<used>, C<available>,
-C<waiters> (processes blocked in an allocation now), C<mmap_size>, and the
-approximate counters C<allocs>, C<frees>, C<waits>, C<timeouts> and
-C<recoveries>.
+C<waiters> (processes blocked in an allocation now), C<mmap_size>,
+C<page_size> (as L</page_size>), and the approximate counters C<allocs>,
+C<frees>, C<waits>, C<timeouts> and C<recoveries>.
 
 =back
 
@@ -682,6 +771,49 @@ the module's test suite fails when the two disagree, so a release of the
 library is a release of the module.
 
 =back
+
+=head1 HUGE PAGES AND PRE-FAULTING
+
+Huge pages pay off for big pools touched at random: a pool of millions of
+slots, or of large buffers (video frames, tensors), spans more 4 KiB pages
+than the processor's TLB holds, so a random slot access adds a page-table
+walk (two of them in a virtual machine) to its cache miss, and the first
+touch of every page is a page fault. A 2 MiB page covers 512 times as
+much. Small pools, or pools walked in order, gain little: measure (the
+library's benchmark compares C<pair_full_1m> with C<pair_full_1m_huge>).
+
+They have to be reserved, as root, before a pool can have them; they come
+out of the machine's memory whether a pool uses them or not, are never
+swapped out, and a pool is rounded up to whole huge pages:
+
+    echo 64 > /proc/sys/vm/nr_hugepages    # 64 pages of Hugepagesize
+    grep HugePages_ /proc/meminfo          # the kernel may grant fewer
+
+(or C<vm.nr_hugepages> in F</etc/sysctl.conf>, or C<hugepages=N> on the
+kernel command line, where memory is not yet fragmented). The pages are
+taken when the pool is made, so a shortage is a croak from L</new> or
+L</new_memfd>, never a C<SIGBUS> later:
+
+    IPC::Shpool->new: anonymous pool: not enough huge pages: 9 pages of
+    2048 kB needed, 0 available (0 reserved in all); reserve more as root
+    (echo 9 > /proc/sys/vm/nr_hugepages), or pass huge_pages => 'prefer'
+    to fall back to normal pages
+
+(the library's detail, with its C flag names given as the options that
+set them here). Anonymous and memfd pools need nothing else; a pool in a
+file needs the file on a hugetlbfs mount
+(C<mount -t hugetlbfs none /dev/hugepages>). The pages stay taken until
+the last process has closed the pool (for a file: and it is removed).
+
+C<< populate => 1 >> is independent of huge pages: it costs the whole
+pool's memory up front, in exchange for no page fault on the hot path.
+
+Why options rather than constants: they are keys of the same optional
+hash as C<no_zero> and C<notify_on_free>, so the constructors keep their
+L<Data::Pool::Shared> signatures and a misspelt key croaks by name. The
+library's flags are there too, as C<IPC::Shpool::HUGEPAGES>,
+C<HUGEPAGES_PREFER> and C<POPULATE>, for code that wants to compare them;
+no constructor takes them.
 
 =head1 FORK, THREADS AND DESTRUCTION
 
@@ -756,10 +888,11 @@ its own.
 
 =item *
 
-Extensions: the options hash of the constructors, L</open>, read-only
-handles, attaching any kind through IPC::Shpool, L</stride>, L</kind>,
-L</kind_name>, L</is_readonly>, L</check>, the guard methods,
-L</library_version>.
+Extensions: the options hash of the constructors (huge pages and
+pre-faulting included, see L</HUGE PAGES AND PRE-FAULTING>), L</open>,
+read-only handles, attaching any kind through IPC::Shpool, L</stride>,
+L</kind>, L</kind_name>, L</is_readonly>, L</page_size>, L</check>, the
+guard methods, L</library_version>.
 
 =back
 
