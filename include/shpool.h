@@ -67,9 +67,11 @@ typedef enum shpool_kind {
  * SHPOOL_HUGEPAGES_PREFER: the same, but where huge pages cannot be had the
  * pool gets normal pages (advised MADV_HUGEPAGE where the shmem
  * transparent huge page setting acts on it). shpool_page_size() tells
- * which it got.
+ * which it got. Given with SHPOOL_HUGEPAGES, _PREFER decides.
  * SHPOOL_POPULATE: fault the whole mapping in now (-ENOMEM if it cannot
- * be), so that no first touch faults later. Also an attach flag. */
+ * be), so that no first touch faults later. Also an attach flag. Before
+ * Linux 5.14 it touches every page instead, where a shortage is a fault,
+ * not -ENOMEM. */
 #define SHPOOL_HUGEPAGES        (1u << 2)
 #define SHPOOL_HUGEPAGES_PREFER (1u << 3)
 #define SHPOOL_POPULATE         (1u << 4)

@@ -181,9 +181,15 @@ int shpool_populate(uint8_t *base, uint64_t size, uint64_t page, bool rdonly, co
 		touch_pages(base, size, page, rdonly);
 		return 0;
 	}
-	if (rc == -ENOMEM || rc == -EFAULT)
+	if (rc == -ENOMEM)
 		return shpool_fail(-ENOMEM, "%s: pre-faulting %" PRIu64 " bytes (SHPOOL_POPULATE): "
 				   "out of memory", name, size);
+	/* EFAULT: a page that would have been a SIGBUS, e.g. of a file that
+	 * could not be given its blocks (a full file system). */
+	if (rc == -EFAULT)
+		return shpool_fail(-ENOMEM, "%s: pre-faulting %" PRIu64 " bytes (SHPOOL_POPULATE): "
+				   "a page could not be faulted in (file system full?)", name,
+				   size);
 	if (rc < 0)
 		return shpool_fail(rc, "%s: pre-faulting %" PRIu64 " bytes (SHPOOL_POPULATE): %s",
 				   name, size, strerror(-rc));

@@ -187,8 +187,6 @@ START_TEST(every_backing)
 	pid_t pid;
 	int rc;
 
-	if (b == FILEPOOL && !hugefs)
-		return; /* said at start-up: no hugetlbfs here */
 	/* 4 MiB of data: three huge pages, whose borders slots straddle. */
 	rc = make(&p, b, path, cap, 256, SHPOOL_HUGEPAGES);
 	ck_assert_msg(rc == 0, "%s pool on huge pages: %s (%s)", backing_name[b],
@@ -250,8 +248,6 @@ START_TEST(info_shows_huge_pages)
 	FILE *f;
 	size_t n;
 
-	if (!hugefs)
-		return;
 	ck_assert_int_eq(make(&p, FILEPOOL, path, 64, 8, SHPOOL_HUGEPAGES), 0);
 	ck_assert_int_ge(asprintf(&cmd, "'%s' info '%s'", SHPOOL_TOOL, path), 0);
 	f = popen(cmd, "r");
@@ -281,8 +277,6 @@ START_TEST(shortage)
 	shpool_t *p = NULL;
 	struct stat sb;
 
-	if (b == FILEPOOL && !hugefs)
-		return;
 	ck_assert_int_ge(avail, 0);
 	ck_assert_fails(make(&p, b, path, cap, 4096, SHPOOL_HUGEPAGES), -ENOMEM,
 			"nr_hugepages");
@@ -563,10 +557,13 @@ static Suite *make_huge_suite(void)
 	TCase *t = tcase_create("hugepages");
 
 	tcase_set_timeout(t, 60);
-	tcase_add_loop_test(t, every_backing, ANON, FILEPOOL + 1);
-	tcase_add_loop_test(t, shortage, ANON, FILEPOOL + 1);
+	/* File pools only where a hugetlbfs could be had (said at start-up):
+	 * a test that did not run is not counted as passed. */
+	tcase_add_loop_test(t, every_backing, ANON, hugefs ? FILEPOOL + 1 : FILEPOOL);
+	tcase_add_loop_test(t, shortage, ANON, hugefs ? FILEPOOL + 1 : FILEPOOL);
 	tcase_add_test(t, file_not_on_hugetlbfs);
-	tcase_add_test(t, info_shows_huge_pages);
+	if (hugefs)
+		tcase_add_test(t, info_shows_huge_pages);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("populate");

@@ -15,6 +15,7 @@
 # reserved one were free, which fails the same way "none reserved" does.
 import ctypes
 import errno
+import fcntl
 import os
 import resource
 
@@ -24,6 +25,9 @@ import shpool
 from conftest import children, path  # noqa: F401
 
 NR = "/proc/sys/vm/nr_hugepages"
+# tests/check_huge and perl/t/14-hugepages.t compare the system's huge page
+# counters before and after each pool; they and this module take turns.
+LOCK = "/tmp/libshpool-hugepages.lock"
 OVERCOMMIT = "/proc/sys/vm/nr_overcommit_hugepages"
 NEEDED = 8  # huge pages the tests below hold at most at once
 MIB = 1 << 20
@@ -78,6 +82,17 @@ def kernel_page_size(view):
             elif inside and head == "KernelPageSize:":
                 return int(line.split()[1]) * 1024
     pytest.fail("no KernelPageSize for %#x in /proc/self/smaps" % at)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def huge_page_lock():
+    """Hold the lock the other huge page tests hold, for this module."""
+    fd = os.open(LOCK, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture(scope="module")
