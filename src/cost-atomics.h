@@ -12,6 +12,12 @@
 #ifndef SHPOOL_COST_ATOMICS_H
 #define SHPOOL_COST_ATOMICS_H
 
+/* Force-included before the source's own first line: its _GNU_SOURCE would
+ * come too late for the libc headers that clang's <stdatomic.h> pulls in.
+ * Defined empty, as the sources define it, so theirs is no redefinition. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <stdatomic.h>
 
 void shpool_cost_rmw(const volatile void *addr);
