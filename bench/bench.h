@@ -66,6 +66,9 @@ extern const char bench_name[];
 
 /* CLOCK_MONOTONIC in ns: comparable between the processes of one run. */
 uint64_t bench_now_ns(void);
+/* Read up to n bytes from fd into buf, until EOF or an error (EINTR is
+ * retried); *got is how many were read. */
+void bench_read_all(int fd, char *buf, size_t n, size_t *got);
 /* A zeroed MAP_SHARED | MAP_ANONYMOUS region (children forked later see
  * the same pages); ends the program on failure. */
 void *bench_map_shared(size_t size);

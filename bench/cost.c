@@ -109,21 +109,25 @@ void bench_cost_op_done(uint64_t n)
 	ops += n;
 }
 
+static void forget_counts(void)
+{
+	rmws = lines = ops = 0;
+	n_op_lines = 0;
+}
+
 static void hand_over(void)
 {
 	/* relaxed: read by the parent after waitpid(), or by this process. */
 	atomic_fetch_add_explicit(&totals->rmws, rmws, memory_order_relaxed);
 	atomic_fetch_add_explicit(&totals->lines, lines, memory_order_relaxed);
 	atomic_fetch_add_explicit(&totals->ops, ops, memory_order_relaxed);
-	rmws = lines = ops = 0;
-	n_op_lines = 0;
+	forget_counts();
 }
 
 /* A forked process counts its timed loop, not its warm-up. */
 void bench_cost_proc_begin(void)
 {
-	rmws = lines = ops = 0;
-	n_op_lines = 0;
+	forget_counts();
 	counting = true;
 }
 

@@ -204,7 +204,7 @@ static void cost_model(const struct bench_case *c, const struct opts *o, char *o
 	const char *prog = getenv("SHPOOL_BENCH_COST");
 	char scale[32];
 	int fd[2], st;
-	size_t got = 0;
+	size_t got;
 	pid_t pid;
 
 	snprintf(out, size, "not measured (SHPOOL_BENCH_COST is not set)");
@@ -226,13 +226,7 @@ static void cost_model(const struct bench_case *c, const struct opts *o, char *o
 		_exit(127);
 	}
 	close(fd[1]);
-	for (ssize_t r; got + 1 < size && (r = read(fd[0], out + got, size - 1 - got)) != 0;) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			break;
-		got += (size_t)r;
-	}
+	bench_read_all(fd[0], out, size - 1, &got);
 	out[got] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	close(fd[0]);

@@ -32,20 +32,6 @@ struct proc_out {
 	uint64_t max_wait_ns;
 };
 
-static void read_all(int fd, char *buf, size_t n, size_t *got)
-{
-	*got = 0;
-	while (*got < n) {
-		ssize_t r = read(fd, buf + *got, n - *got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return;
-		*got += (size_t)r;
-	}
-}
-
 static __attribute__((noreturn)) void child(struct bench_state *s, proc_body body, uint64_t ops,
 					    int ready, int go, struct proc_out *out)
 {
@@ -57,7 +43,7 @@ static __attribute__((noreturn)) void child(struct bench_state *s, proc_body bod
 	body(s, WARMUP_OPS, &unused);
 	if (write(ready, &c, 1) != 1)
 		_exit(2);
-	read_all(go, &c, 1, &got);
+	bench_read_all(go, &c, 1, &got);
 	if (got != 1)
 		_exit(3); /* the parent gave up: another child failed */
 	bench_cost_proc_begin();
@@ -121,7 +107,7 @@ double bench_run_procs(struct bench_state *s, int nproc, uint64_t iters, proc_bo
 	close(ready[1]);
 	close(go[0]);
 	/* All ready (EOF early if a child died), then release them at once. */
-	read_all(ready[0], buf, (size_t)nproc, &got);
+	bench_read_all(ready[0], buf, (size_t)nproc, &got);
 	if (got == (size_t)nproc && write(go[1], buf, (size_t)nproc) != nproc)
 		bench_die("barrier write: %s", strerror(errno));
 	close(go[1]);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -26,6 +27,20 @@ void *bench_map_shared(size_t size)
 	if (p == MAP_FAILED)
 		bench_die("mmap of %zu bytes: %s", size, strerror(errno));
 	return p;
+}
+
+void bench_read_all(int fd, char *buf, size_t n, size_t *got)
+{
+	*got = 0;
+	while (*got < n) {
+		ssize_t r = read(fd, buf + *got, n - *got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		*got += (size_t)r;
+	}
 }
 
 void bench_die(const char *fmt, ...)
