@@ -778,9 +778,12 @@ START_TEST(recovery_never_takes_a_live_count)
 	ck_assert_uint_eq(registry_count(p, 0), 1);
 	ck_assert_int_eq(kill(slow, SIGCONT), 0);
 	ck_assert_int_eq(test_wait(slow), 0);
-	/* Recovery ends by waking every waiter: the live one searches and
-	 * registers again (a count taken by mistake would never return). */
-	test_await_registered(p, 1);
+	/* Recovery ends by waking every waiter: the live one searches,
+	 * registers again and sleeps on the new futex value (a count taken by
+	 * mistake would never return). Waiting for that sleep, not for the
+	 * registry count, which still reads 1 before the woken waiter has
+	 * taken its count out. */
+	test_await_futex_sleep_on(live, test_wake_seq(p));
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_count(p, 0), 1);
 	ck_assert_int_eq(shpool_free(p, 0), 0);

@@ -112,10 +112,11 @@ void test_await_waiters(shpool_t *p, uint64_t n)
 }
 
 /* The syscall number process pid is blocked in, -1 if running, or -2 if
- * /proc cannot tell. */
-static long blocked_in(pid_t pid)
+ * /proc cannot tell; with arg3, the syscall's third argument too (the
+ * line reads "nr arg1 arg2 arg3 ...", arguments in hex). */
+static long blocked_in_args(pid_t pid, unsigned long *arg3)
 {
-	char path[64], buf[64];
+	char path[64], buf[256], *end;
 	long nr = -2;
 	FILE *f;
 
@@ -123,10 +124,20 @@ static long blocked_in(pid_t pid)
 	f = fopen(path, "re");
 	if (!f)
 		return -2;
-	if (fgets(buf, sizeof(buf), f))
-		nr = strncmp(buf, "running", 7) == 0 ? -1 : strtol(buf, NULL, 10);
+	if (fgets(buf, sizeof(buf), f)) {
+		nr = strncmp(buf, "running", 7) == 0 ? -1 : strtol(buf, &end, 10);
+		if (nr >= 0 && arg3) {
+			for (int i = 0; i < 3; i++)
+				*arg3 = strtoul(end, &end, 16);
+		}
+	}
 	fclose(f);
 	return nr;
+}
+
+static long blocked_in(pid_t pid)
+{
+	return blocked_in_args(pid, NULL);
 }
 
 void test_await_syscall(pid_t pid, long nr)
@@ -142,4 +153,15 @@ void test_await_syscall(pid_t pid, long nr)
 void test_await_futex_sleep(pid_t pid)
 {
 	test_await_syscall(pid, SYS_futex);
+}
+
+void test_await_futex_sleep_on(pid_t pid, uint32_t val)
+{
+	unsigned long arg = 0;
+	long now;
+
+	while ((now = blocked_in_args(pid, &arg)) != SYS_futex || arg != val) {
+		ck_assert_msg(now != -2, "/proc/%d/syscall is unreadable", (int)pid);
+		sched_yield();
+	}
 }

@@ -32,6 +32,10 @@ void test_await_waiters(shpool_t *p, uint64_t n);
 /* Poll (yielding) until process pid's main thread is asleep in futex(2)
  * (/proc/PID/syscall): a blocked allocator that has made its last look. */
 void test_await_futex_sleep(pid_t pid);
+/* The same, until it sleeps in a futex wait for the value val (its third
+ * argument): a sleep begun after the futex word became val, not an older
+ * one that a wake-up has not ended yet. */
+void test_await_futex_sleep_on(pid_t pid, uint32_t val);
 /* The same for any system call number nr (SYS_flock, ...). */
 void test_await_syscall(pid_t pid, long nr);
 
