@@ -134,6 +134,17 @@ SHPOOL_API int64_t shpool_try_alloc(shpool_t *p);
 SHPOOL_API int shpool_free(shpool_t *p, uint64_t idx);
 /* Allocate n slots into out, all or nothing, under one deadline. */
 SHPOOL_API int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms);
+/* The same with wait flags, for a caller that cuts one wait into slices (to
+ * run signal handlers or notice a close between them) and wants it counted
+ * as one wait and at most one timeout in shpool_stats(). Unknown flags:
+ * -EINVAL. */
+#define SHPOOL_WAIT_SLICE  (1u << 0) /* timeout_ms is one slice, not the caller's
+				      * deadline: -ETIMEDOUT is not counted */
+#define SHPOOL_WAIT_RESUME (1u << 1) /* resumes a wait an earlier call counted:
+				      * not counted again in waits */
+SHPOOL_API int64_t shpool_alloc_ex(shpool_t *p, int timeout_ms, unsigned int flags);
+SHPOOL_API int shpool_alloc_n_ex(shpool_t *p, uint64_t *out, size_t n, int timeout_ms,
+				 unsigned int flags);
 /* Free each allocated slot of idx[]; returns how many were freed. */
 SHPOOL_API int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n);
 /* Fill up to max allocated indices, ascending; returns the allocated count. */

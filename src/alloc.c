@@ -605,7 +605,8 @@ static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
 /* The slow path: sleep on the futex until n slots can be claimed or the
  * deadline passes. A signal runs its handler and the wait goes on to the
  * same absolute deadline, i.e. with the time that is left. */
-static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms)
+static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms,
+		      unsigned flags)
 {
 	struct shpool_waitreg *reg = waitreg_entry(p, self);
 	struct timespec deadline;
@@ -613,7 +614,8 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 
 	if (timeout_ms > 0)
 		deadline_after(&deadline, timeout_ms);
-	shpool_stat_add(p, SHPOOL_STAT_WAITS, 1);
+	if (!(flags & SHPOOL_WAIT_RESUME))
+		shpool_stat_add(p, SHPOOL_STAT_WAITS, 1);
 	for (;;) {
 		unsigned bumps = 0;
 		int wr = 0;
@@ -652,7 +654,8 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 			rc = claim_all_if_room(p, self, out, n, &bumps, true);
 			if (rc != -EAGAIN)
 				return rc;
-			shpool_stat_add(p, SHPOOL_STAT_TIMEOUTS, 1);
+			if (!(flags & SHPOOL_WAIT_SLICE))
+				shpool_stat_add(p, SHPOOL_STAT_TIMEOUTS, 1);
 			return shpool_fail(-ETIMEDOUT, "no free slot within %d ms", timeout_ms);
 		}
 		if (wr != 0 && wr != -EAGAIN && wr != -EINTR)
@@ -735,13 +738,13 @@ static int claim_all_if_room(struct shpool *p, uint64_t self, uint64_t *out, uin
 }
 
 static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
-		       int timeout_ms)
+		       int timeout_ms, unsigned flags)
 {
 	unsigned bumps = 0;
 	int rc = claim_all_if_room(p, self, out, n, &bumps, false);
 
 	if (rc == -EAGAIN && timeout_ms != 0)
-		rc = alloc_wait(p, self, out, n, timeout_ms);
+		rc = alloc_wait(p, self, out, n, timeout_ms, flags);
 	if (rc == -EAGAIN)
 		return n == 1 ? shpool_fail(rc, "pool full (%" PRIu64 " slots)", p->g.capacity)
 			      : shpool_fail(rc, "no room for %" PRIu64 " slots at once", n);
@@ -751,16 +754,26 @@ static int alloc_slots(struct shpool *p, uint64_t self, uint64_t *out, uint64_t 
 	return 0;
 }
 
-int64_t shpool_alloc(shpool_t *p, int timeout_ms)
+#define WAIT_FLAGS (SHPOOL_WAIT_SLICE | SHPOOL_WAIT_RESUME)
+
+static int bad_wait_flags(const char *fn, unsigned flags)
+{
+	return shpool_fail(-EINVAL, "%s: unknown wait flags 0x%x", fn, flags & ~WAIT_FLAGS);
+}
+
+static inline __attribute__((always_inline)) int64_t alloc_one(struct shpool *p, int timeout_ms,
+							      unsigned flags, const char *fn)
 {
 	uint64_t idx, seen, self;
 	int64_t k;
 	int rc;
 
-	SHPOOL_CHECK_HANDLE(p);
+	if (!p)
+		return shpool_fail(-EINVAL, "%s: NULL pool handle", fn);
 	/* The one branch a read-only handle costs the fast path: its
 	 * mapping cannot take the claim below. */
-	SHPOOL_CHECK_WRITABLE(p);
+	if (shpool_readonly(p))
+		return shpool_rdonly_error(fn);
 	self = shpool_self();
 	/* Fast path: the word this thread used last still has room. */
 	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
@@ -770,8 +783,20 @@ int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 	}
 	if (k < 0)
 		return k;
-	rc = alloc_slots(p, self, &idx, 1, timeout_ms);
+	rc = alloc_slots(p, self, &idx, 1, timeout_ms, flags);
 	return rc < 0 ? rc : (int64_t)idx;
+}
+
+int64_t shpool_alloc(shpool_t *p, int timeout_ms)
+{
+	return alloc_one(p, timeout_ms, 0, __func__);
+}
+
+int64_t shpool_alloc_ex(shpool_t *p, int timeout_ms, unsigned int flags)
+{
+	if (flags & ~WAIT_FLAGS)
+		return bad_wait_flags(__func__, flags);
+	return alloc_one(p, timeout_ms, flags, __func__);
 }
 
 int64_t shpool_try_alloc(shpool_t *p)
@@ -779,18 +804,33 @@ int64_t shpool_try_alloc(shpool_t *p)
 	return shpool_alloc(p, 0);
 }
 
-int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
+static int alloc_n(struct shpool *p, uint64_t *out, size_t n, int timeout_ms, unsigned flags,
+		   const char *fn)
 {
-	SHPOOL_CHECK_HANDLE(p);
-	SHPOOL_CHECK_WRITABLE(p);
+	if (!p)
+		return shpool_fail(-EINVAL, "%s: NULL pool handle", fn);
+	if (shpool_readonly(p))
+		return shpool_rdonly_error(fn);
+	if (flags & ~WAIT_FLAGS)
+		return bad_wait_flags(fn, flags);
 	if (n == 0)
 		return 0;
 	if (!out)
-		return shpool_fail(-EINVAL, "shpool_alloc_n: out is NULL");
+		return shpool_fail(-EINVAL, "%s: out is NULL", fn);
 	if (n > p->g.capacity)
-		return shpool_fail(-EINVAL, "shpool_alloc_n: batch of %zu exceeds capacity %" PRIu64,
-				   n, p->g.capacity);
-	return alloc_slots(p, shpool_self(), out, n, timeout_ms);
+		return shpool_fail(-EINVAL, "%s: batch of %zu exceeds capacity %" PRIu64, fn, n,
+				   p->g.capacity);
+	return alloc_slots(p, shpool_self(), out, n, timeout_ms, flags);
+}
+
+int shpool_alloc_n(shpool_t *p, uint64_t *out, size_t n, int timeout_ms)
+{
+	return alloc_n(p, out, n, timeout_ms, 0, __func__);
+}
+
+int shpool_alloc_n_ex(shpool_t *p, uint64_t *out, size_t n, int timeout_ms, unsigned int flags)
+{
+	return alloc_n(p, out, n, timeout_ms, flags, __func__);
 }
 
 static inline __attribute__((always_inline)) void freed_n(struct shpool *p, uint64_t n)

@@ -648,6 +648,65 @@ START_TEST(fork_child_gets_own_stripe)
 }
 END_TEST
 
+/* One wait cut into slices (a binding that runs signal handlers between
+ * them) is one wait and at most one timeout: SHPOOL_WAIT_SLICE keeps a
+ * slice's timeout out of the count, SHPOOL_WAIT_RESUME the wait itself. */
+static void expect_waits(uint64_t waits, uint64_t timeouts)
+{
+	shpool_stats_t st;
+
+	ck_assert_int_eq(shpool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.waits, waits);
+	ck_assert_uint_eq(st.timeouts, timeouts);
+}
+
+static int child_free_slot0(void *arg)
+{
+	(void)arg;
+	/* The parent's resumed slice must be asleep before the free. */
+	test_await_waiters(pool, 1);
+	return shpool_free(pool, 0) != 0;
+}
+
+START_TEST(sliced_wait_counts_once)
+{
+	uint64_t two[2];
+	pid_t c;
+
+	setup(2);
+	ck_assert_int_eq(shpool_alloc(pool, 0), 0);
+	ck_assert_int_eq(shpool_alloc(pool, 0), 1);
+	/* A timed-out wait: first slice, two more, the last one unsliced. */
+	ck_assert_int_eq(shpool_alloc_ex(pool, 5, SHPOOL_WAIT_SLICE), -ETIMEDOUT);
+	expect_waits(1, 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(shpool_alloc_ex(pool, 5, SHPOOL_WAIT_SLICE | SHPOOL_WAIT_RESUME),
+				 -ETIMEDOUT);
+	expect_waits(1, 0);
+	ck_assert_int_eq(shpool_alloc_ex(pool, 5, SHPOOL_WAIT_RESUME), -ETIMEDOUT);
+	expect_waits(1, 1);
+	/* The same for a batch. */
+	ck_assert_int_eq(shpool_alloc_n_ex(pool, two, 2, 5, SHPOOL_WAIT_SLICE), -ETIMEDOUT);
+	ck_assert_int_eq(shpool_alloc_n_ex(pool, two, 2, 5, SHPOOL_WAIT_RESUME), -ETIMEDOUT);
+	expect_waits(2, 2);
+	/* A resumed slice that a free in another process satisfies: no new
+	 * wait, no timeout. */
+	c = test_fork(child_free_slot0, NULL);
+	ck_assert_int_eq(shpool_alloc_ex(pool, -1, SHPOOL_WAIT_RESUME), 0);
+	ck_assert_int_eq(test_wait(c), 0);
+	expect_waits(2, 2);
+	/* Plain calls still count each wait and timeout. */
+	ck_assert_int_eq(shpool_alloc(pool, 5), -ETIMEDOUT);
+	expect_waits(3, 3);
+	/* Unknown flags are refused before anything is counted or touched. */
+	ck_assert_fails(shpool_alloc_ex(pool, 5, 1u << 7), -EINVAL, "unknown wait flags");
+	ck_assert_fails(shpool_alloc_n_ex(pool, two, 2, 5, 1u << 7), -EINVAL, "unknown wait flags");
+	ck_assert_fails(shpool_alloc_n_ex(NULL, two, 2, 5, 0), -EINVAL, "shpool_alloc_n_ex");
+	expect_waits(3, 3);
+	teardown();
+}
+END_TEST
+
 static Suite *make_stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -662,6 +721,7 @@ static Suite *make_stats_suite(void)
 	tcase_set_timeout(table, 60);
 	tcase_add_test(table, table_full_then_taken_over);
 	tcase_add_test(table, fork_child_gets_own_stripe);
+	tcase_add_test(table, sliced_wait_counts_once);
 	suite_add_tcase(s, exact);
 	suite_add_tcase(s, table);
 	return s;
