@@ -15,8 +15,12 @@
 #include "shpool-internal.h"
 
 #define PAGE 4096u
-/* No mapping larger than this: beyond any x86-64/arm64 user address space. */
-#define MAX_MAPPING (UINT64_C(1) << 46)
+/* No mapping larger than this: beyond any x86-64/arm64 user address space;
+ * in a 32-bit process, whatever its size_t (the length mmap(2) takes) can
+ * hold, in whole pages. A larger 64-bit size would reach mmap cut short. */
+#define MAX_MAPPING_64 (UINT64_C(1) << 46)
+#define MAX_MAPPING \
+	((uint64_t)SIZE_MAX < MAX_MAPPING_64 ? (uint64_t)SIZE_MAX - PAGE + 1 : MAX_MAPPING_64)
 
 /* The one table of kind names: the public lower-case name
  * (shpool_kind_name()), and the upper-case label error messages use. */
@@ -175,10 +179,12 @@ int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t ca
 	 * but the check keeps it honest if the limits ever move. */
 	if (__builtin_mul_overflow(capacity, (uint64_t)g->stride, &data_bytes) ||
 	    __builtin_add_overflow(g->off_data, data_bytes, &g->total_size) ||
-	    g->total_size > MAX_MAPPING)
+	    round_up(g->total_size, PAGE) > MAX_MAPPING)
 		return shpool_fail(-ENOMEM, "pool of %" PRIu64 " slots of %" PRIu32
-				   " bytes is larger than the address space allows",
-				   capacity, g->stride);
+				   " bytes is larger than the address space allows (%s: at most "
+				   "%" PRIu64 " bytes)", capacity, g->stride,
+				   sizeof(size_t) < 8 ? "a 32-bit process" : "any mapping",
+				   MAX_MAPPING);
 	g->total_size = round_up(g->total_size, PAGE);
 	return 0;
 }
@@ -230,6 +236,8 @@ static int header_validate(const struct shpool_header *h, uint64_t size, const c
 		return shpool_fail(-EINVAL, "%s: kind mismatch: segment has %s, asked %s", name,
 				   shpool_kind_label(h->kind), shpool_kind_label(want_kind));
 	rc = shpool_layout_compute(g, (shpool_kind)h->kind, h->capacity, h->elem_size, h->flags);
+	if (rc == -ENOMEM) /* a whole pool, too large for this process to map */
+		return shpool_fail(rc, "%s: %s", name, shpool_last_error());
 	if (rc < 0)
 		return shpool_fail(-EBADMSG, "%s: corrupt header: %s", name, shpool_last_error());
 	header_fill(&expect, g);
@@ -263,6 +271,18 @@ static struct shpool_map map_plan(const struct shpool_layout *g, uint64_t hpage)
 		m.page = hpage;
 	}
 	return m;
+}
+
+/* Refuse a mapping whose length this process's size_t cannot hold: the
+ * layout fits (shpool_layout_compute()), but its rounding up to whole
+ * huge pages may not. */
+static int map_fits(const struct shpool_map *m, const char *name)
+{
+	if (m->size <= MAX_MAPPING)
+		return 0;
+	return shpool_fail(-ENOMEM, "%s: %" PRIu64 " bytes (whole huge pages of %" PRIu64
+			   ") are larger than this process's address space allows", name,
+			   m->size, m->page);
 }
 
 /* *hpage: the huge page size of the file system under fd, 0 if it is not
@@ -365,7 +385,12 @@ static int map_pages(struct shpool_map *m, unsigned mflags, bool rdonly, const c
 static int map_fd(int fd, struct shpool_map *mp, bool rdonly, unsigned mflags, const char *name)
 {
 	int prot = rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *m = mmap(NULL, mp->size, prot, MAP_SHARED, fd, 0);
+	int rc = map_fits(mp, name);
+	void *m;
+
+	if (rc < 0)
+		return rc;
+	m = mmap(NULL, (size_t)mp->size, prot, MAP_SHARED, fd, 0);
 
 	if (m == MAP_FAILED && errno == EACCES && !rdonly)
 		return shpool_fail(-EACCES, "%s: cannot map it writable (opened read-only?); "
@@ -516,7 +541,9 @@ static int open_error(const char *path, int err, bool rdonly)
  * alive after close(2). A creator waits for it; an opener does
  * not, and gets -EAGAIN: an initialisation is short, but one stopped or
  * stuck must not hang every reader. Pools made under a hidden name are
- * never locked, so this costs them one uncontended system call.
+ * never locked; and a file that already has its magic is attached without
+ * the lock (attach_path()): the lock is the library's only while a pool is
+ * in the making, and a finished pool file's flock(2) is its users'.
  */
 static int init_lock(int fd, const char *path, int how)
 {
@@ -543,19 +570,38 @@ static void init_unlock(int fd)
 	(void)flock(fd, LOCK_UN);
 }
 
+/* Does the file behind fd start with the magic? Written last of the header
+ * (header_write()), so a pool that has it is whole and needs no
+ * initialisation lock; one that lacks it may be in the making. */
+static bool has_magic(int fd)
+{
+	char magic[sizeof(((struct shpool_header *)0)->magic)];
+	ssize_t n;
+
+	do
+		n = pread(fd, magic, sizeof(magic), 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(magic) && memcmp(magic, SHPOOL_MAGIC, sizeof(magic)) == 0;
+}
+
 /* Attach the pool at path; `creator`: wait for an initialisation in
- * progress rather than fail with -EAGAIN. */
+ * progress rather than fail with -EAGAIN. Only a file without the magic
+ * yet (empty, or being made a pool in place) is read under the lock: a
+ * finished pool is attached without it, so that a program's own flock(2)
+ * of its pool file never stands in the way. */
 static int attach_path(shpool_t **out, const char *path, shpool_kind kind,
 		       const struct shpool_layout *want, bool rdonly, bool creator, unsigned mflags,
 		       int fd)
 {
 	struct shpool_layout g;
 	struct shpool_map m;
-	int rc = init_lock(fd, path, creator ? LOCK_SH : LOCK_SH | LOCK_NB);
+	bool whole = has_magic(fd);
+	int rc = whole ? 0 : init_lock(fd, path, creator ? LOCK_SH : LOCK_SH | LOCK_NB);
 
 	if (rc == 0) {
 		rc = attach_fd(fd, path, kind, want, true, rdonly, mflags, &g, &m);
-		init_unlock(fd);
+		if (!whole)
+			init_unlock(fd);
 	}
 	close(fd);
 	return rc < 0 ? rc : pool_new(out, &g, &m, path, -1, false, rdonly);
@@ -765,8 +811,10 @@ static int map_anonymous_huge(const struct shpool_layout *g, struct shpool_map *
 	if (!hpage)
 		return shpool_huge_unsupported("anonymous pool");
 	*m = map_plan(g, hpage);
-	b = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB,
-		 -1, 0);
+	if (map_fits(m, "anonymous pool") < 0)
+		return -ENOMEM;
+	b = mmap(NULL, (size_t)m->size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (b == MAP_FAILED && errno == ENOMEM)
 		return shpool_huge_nomem("anonymous pool", m->size, hpage);
 	if (b == MAP_FAILED)

@@ -20,6 +20,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,10 +321,66 @@ static int do_read(void)
 	return 0;
 }
 
+/* A pool larger than a 32-bit size_t (issue 28): 5 slots of 1 GiB, made by
+ * a 64-bit writer (SHPOOL_NO_ZERO: nothing touches the gigabytes between
+ * the markers), holding slots 0 and 4 with a marker in each. */
+#define BIG_SLOTS 5
+static int do_write_big(void)
+{
+	shpool_options o = { .flags = SHPOOL_NO_ZERO };
+	shpool_t *p;
+
+	CHECK(sizeof(size_t) == 8, "write-big needs a 64-bit writer");
+	CHECK(shpool_create(&p, pool_path("big"), SHPOOL_RAW, BIG_SLOTS, SHPOOL_MAX_ELEM_SIZE,
+			    &o) == 0, "big: create");
+	for (int i = 0; i < BIG_SLOTS; i++) {
+		char mark[16];
+		int64_t s = shpool_try_alloc(p);
+
+		CHECK(s == i, "big: alloc %d gave %" PRId64, i, s);
+		snprintf(mark, sizeof(mark), "slot %d", i);
+		CHECK(shpool_set(p, (uint64_t)s, mark, sizeof(mark)) == 0, "big: set %d", i);
+	}
+	printf("abi_share: %s writer: a pool of %d slots of 1 GiB, each marked\n", abi,
+	       BIG_SLOTS);
+	return 0;
+}
+
+/* A 32-bit reader must refuse it before mapping (it used to map the 64-bit
+ * size cut to 32 bits and read slot 0 as slot 4); a 64-bit one reads every
+ * marker where the writer put it. */
+static int do_read_big(void)
+{
+	shpool_t *p;
+	int rc = shpool_open(&p, pool_path("big"), SHPOOL_RAW);
+
+	if (sizeof(size_t) < 8) {
+		CHECK(rc == -ENOMEM && strstr(shpool_last_error(), "address space"),
+		      "big: a 32-bit open returned %d, not -ENOMEM for the address space", rc);
+		printf("abi_share: %s reader: refused the 5 GiB pool: %s\n", abi,
+		       shpool_last_error());
+		return 0;
+	}
+	CHECK(rc == 0, "big: open %d", rc);
+	for (int i = 0; i < BIG_SLOTS; i++) {
+		char want[16], got[16];
+
+		snprintf(want, sizeof(want), "slot %d", i);
+		CHECK(shpool_get(p, (uint64_t)i, got, sizeof(got)) == 0 && strcmp(got, want) == 0,
+		      "big: slot %d reads \"%.16s\"", i, got);
+	}
+	CHECK(shpool_unlink(p) == 0, "big: unlink");
+	shpool_close(p);
+	printf("abi_share: %s reader: all %d markers of the 5 GiB pool are where the writer put them\n", abi,
+	       BIG_SLOTS);
+	return 0;
+}
+
+#define USAGE "usage: abi_share write|read|write-big|read-big DIR\n"
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: abi_share write|read DIR\n");
+		fprintf(stderr, USAGE);
 		return 2;
 	}
 	dir = argv[2];
@@ -331,6 +388,10 @@ int main(int argc, char **argv)
 		return do_write();
 	if (strcmp(argv[1], "read") == 0)
 		return do_read();
-	fprintf(stderr, "usage: abi_share write|read DIR\n");
+	if (strcmp(argv[1], "write-big") == 0)
+		return do_write_big();
+	if (strcmp(argv[1], "read-big") == 0)
+		return do_read_big();
+	fprintf(stderr, USAGE);
 	return 2;
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -622,6 +623,41 @@ START_TEST(adopt_race_creator)
 }
 END_TEST
 
+/* A finished pool file is its users' to flock(2): a program holding LOCK_EX
+ * on it for its own coordination must not stop others from attaching it
+ * (they got -EAGAIN, "making a pool of this empty file") nor from
+ * re-creating it (which blocked until the lock went). The lock is held
+ * here through another open file description, as another process's
+ * would be: flock(2) locks conflict between descriptions, not processes. */
+START_TEST(flock_of_finished_pool)
+{
+	char *path = test_path("locked");
+	shpool_t *p, *q;
+	int lockfd, fd;
+
+	ck_assert_int_eq(shpool_create(&p, path, SHPOOL_I64, 16, 0, NULL), 0);
+	lockfd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(lockfd, 0);
+	ck_assert_int_eq(flock(lockfd, LOCK_EX | LOCK_NB), 0);
+	ck_assert_int_eq(shpool_open(&q, path, SHPOOL_I64), 0);
+	shpool_close(q);
+	ck_assert_int_eq(shpool_attach(&q, path, SHPOOL_ANY_KIND, SHPOOL_RDONLY), 0);
+	shpool_close(q);
+	/* Would block for good before (the tcase timeout turns that into a
+	 * failure): the lock is ours and we are the only thread. */
+	ck_assert_int_eq(shpool_create(&q, path, SHPOOL_I64, 16, 0, NULL), 0);
+	shpool_close(q);
+	/* And the lock is still the program's. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(flock(fd, LOCK_SH | LOCK_NB), -1);
+	ck_assert_int_eq(errno, EWOULDBLOCK);
+	close(fd);
+	close(lockfd);
+	shpool_close(p);
+	free(path);
+}
+END_TEST
+
 /* A failed initialisation gives the file back empty, ready for a retry. */
 START_TEST(adopt_failure_gives_back)
 {
@@ -738,6 +774,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(adopt, adopt_race_opener);
 	tcase_add_test(adopt, adopt_race_creator);
 	tcase_add_test(adopt, adopt_failure_gives_back);
+	tcase_add_test(adopt, flock_of_finished_pool);
 	tcase_add_test(adopt, create_nomem_leaves_nothing);
 	tcase_add_test(err, long_path_keeps_reason);
 	suite_add_tcase(s, ro);

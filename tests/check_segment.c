@@ -803,6 +803,36 @@ START_TEST(too_big_for_address_space)
 }
 END_TEST
 
+#if SIZE_MAX < UINT64_MAX
+/* A 32-bit process (the cross step runs this under qemu-i386): 5 slots of
+ * 1 GiB is a layout of 5 GiB, which its size_t cannot hold. It used to be
+ * created, mapped 1 GiB + 8 KiB long, with slot 4 aliasing slot 0. */
+START_TEST(beyond_size_t)
+{
+	shpool_t *p = NULL;
+
+	ck_assert_fails(shpool_create(&p, NULL, SHPOOL_RAW, 5, SHPOOL_MAX_ELEM_SIZE, NULL), -ENOMEM,
+			"a 32-bit process");
+	ck_assert_ptr_null(p);
+	ck_assert_fails(shpool_create(&p, test_path("big"), SHPOOL_RAW, 5, SHPOOL_MAX_ELEM_SIZE,
+				      NULL),
+			-ENOMEM, "larger than the address space allows");
+	ck_assert_int_eq(access(test_path("big"), F_OK), -1); /* no file left behind */
+	/* 3 GiB fits a 32-bit size_t: the layout is not refused (whether the
+	 * mapping fits what is left of the address space is mmap's call). */
+	int rc = shpool_create(&p, NULL, SHPOOL_RAW, 3, SHPOOL_MAX_ELEM_SIZE, NULL);
+
+	ck_assert_msg(rc == 0 || (rc == -ENOMEM && !strstr(shpool_last_error(), "allows")),
+		      "3 GiB: %d, %s", rc, shpool_last_error());
+	if (rc == 0) {
+		ck_assert_ptr_eq((char *)shpool_ptr(p, 2),
+				 (char *)shpool_ptr(p, 0) + 2 * shpool_stride(p));
+		shpool_close(p);
+	}
+}
+END_TEST
+#endif
+
 START_TEST(bad_elem_size)
 {
 	assert_rejected(SHPOOL_RAW, 10, 0, 0, -EINVAL, "RAW: elem_size 0 out of range");
@@ -1672,6 +1702,9 @@ static Suite *make_segment_suite(void)
 	tcase_add_test(t, null_handle_typed);
 	tcase_add_test(t, bad_capacity);
 	tcase_add_test(t, too_big_for_address_space);
+#if SIZE_MAX < UINT64_MAX
+	tcase_add_test(t, beyond_size_t);
+#endif
 	tcase_add_test(t, bad_elem_size);
 	tcase_add_test(t, implied_elem_size);
 	tcase_add_test(t, unknown_kind);

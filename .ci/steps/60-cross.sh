@@ -17,7 +17,8 @@
 #     pass.
 #  3. 32 and 64 bits share a pool: tests/abi_share.c built for amd64, i386
 #     and arm64 writes typed values in one ABI, dies holding them, and each
-#     other ABI attaches, checks them and recovers them (all 6 pairs).
+#     other ABI attaches, checks them and recovers them (all 6 pairs); and a
+#     5 GiB pool made on amd64 is refused by i386, read whole by arm64.
 # Runs from the top of the configured, built tree (see .ci/run).
 # Cost: apt-get of the cross toolchains and qemu-user when missing (~1 min),
 # then 2 cross builds and the test runs under emulation: about 7 min of
@@ -248,6 +249,16 @@ for w in amd64 i386 arm64; do
 			problem "abi_share: a pool written by $w is not what $r reads"
 		fi
 	done
+done
+
+# A pool over 4 GiB (issue 28): made on amd64; i386 must refuse it with
+# -ENOMEM before mapping, arm64 (64-bit) reads it whole.
+for r in i386 arm64; do
+	d=$(mktemp -d -p "$work")
+	if ! "$work/abi_share.amd64" write-big "$d" || ! ${abi_run[$r]} "$work/abi_share.$r" read-big "$d"; then
+		problem "abi_share: the 5 GiB pool made on amd64 is not what $r should make of it"
+	fi
+	rm -rf "$d"
 done
 
 if [ $fail -ne 0 ]; then
