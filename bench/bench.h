@@ -24,6 +24,10 @@ struct bench_state {
 	uint64_t max_wait_ns;      /* block_8proc: longest single wait of the last run */
 	uint64_t waits, allocs;    /* block_8proc: allocations that slept, of all, last run */
 	bool hold_yield;           /* block_8proc_yield: sched_yield() while holding */
+	shpool_t *handles[5];      /* pair_switch_overflow: handles of s->pool */
+	int park[2];               /* pair_switch_overflow: the stripe holders' pipe */
+	unsigned holders;          /* pair_switch_overflow: threads holding stripes */
+	void *holder_threads;      /* pair_switch_overflow: their pthread_t[] */
 	const char *unsupported;   /* set by setup: the libshpool side cannot run, and why */
 };
 

@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "procs.h"
@@ -178,6 +180,83 @@ static double pair_mx(struct bench_state *s, uint64_t iters)
 		bench_mx(mx_free(&s->mx, (uint64_t)idx), "mx_free");
 	}
 	return (double)(bench_now_ns() - t0) / (double)iters;
+}
+
+/* ---- pair_switch_overflow: every stats stripe taken, 5 handles ------------- */
+
+/* Issue 28: a thread that finds all 64 statistics stripes owned by live
+ * threads counts on the shared overflow stripe; going round several handles
+ * of the pool, two of which share a set of its stripe cache (5 handles, 4
+ * sets), it used to search the stripes again on each switch and ask /proc
+ * about every owner (about 320 system calls a miss). */
+#define SWITCH_HANDLES 5
+#define STRIPE_HOLDERS 64 /* SHPOOL_STRIPES */
+
+static _Atomic unsigned holders_claimed;
+
+static void *stripe_holder(void *arg)
+{
+	struct bench_state *s = arg;
+	char c;
+
+	bench_sp(shpool_free(s->pool, (uint64_t)bench_sp(shpool_alloc(s->pool, 0), "shpool_alloc")),
+		 "shpool_free");
+	atomic_fetch_add(&holders_claimed, 1);
+	/* Parked until teardown closes the pipe's write end. */
+	if (read(s->park[0], &c, 1) != 0)
+		bench_die("pair_switch_overflow: the park pipe was written");
+	return NULL;
+}
+
+static void setup_switch(struct bench_state *s)
+{
+	pthread_t *t = xcalloc(STRIPE_HOLDERS, sizeof(*t));
+	int fd;
+
+	bench_sp(shpool_create_memfd(&s->pool, "switch", SHPOOL_RAW, 1024, ELEM, NULL),
+		 "shpool_create_memfd");
+	bench_mx(mx_create(&s->mx, 1024, ELEM), "mx_create");
+	fd = shpool_memfd(s->pool);
+	for (int i = 0; i < SWITCH_HANDLES; i++)
+		bench_sp(shpool_open_fd(&s->handles[i], fd, SHPOOL_RAW), "shpool_open_fd");
+	if (pipe(s->park) != 0)
+		bench_die("pipe: %s", strerror(errno));
+	atomic_store(&holders_claimed, 0);
+	for (unsigned i = 0; i < STRIPE_HOLDERS; i++)
+		if (pthread_create(&t[i], NULL, stripe_holder, s) != 0)
+			bench_die("pthread_create failed");
+	while (atomic_load(&holders_claimed) < STRIPE_HOLDERS)
+		sched_yield();
+	s->holders = STRIPE_HOLDERS;
+	s->holder_threads = t;
+}
+
+static double switch_sp(struct bench_state *s, uint64_t iters)
+{
+	uint64_t t0 = bench_now_ns();
+
+	for (uint64_t i = 0; i < iters; i++) {
+		shpool_t *h = s->handles[i % SWITCH_HANDLES];
+		int64_t idx = bench_sp(shpool_alloc(h, 0), "shpool_alloc");
+
+		bench_sp(shpool_free(h, (uint64_t)idx), "shpool_free");
+		BENCH_OP_DONE(1);
+	}
+	return (double)(bench_now_ns() - t0) / (double)iters;
+}
+
+static void teardown_switch(struct bench_state *s)
+{
+	pthread_t *t = s->holder_threads;
+
+	close(s->park[1]);
+	for (unsigned i = 0; i < s->holders; i++)
+		pthread_join(t[i], NULL);
+	close(s->park[0]);
+	free(t);
+	for (int i = 0; i < SWITCH_HANDLES; i++)
+		shpool_close(s->handles[i]);
+	free_pools(s);
 }
 
 /* ---- pair_full_1m: 2^20 slots, one free, free a random one then alloc ------ */
@@ -521,7 +600,8 @@ static double i64_mx(struct bench_state *s, uint64_t iters)
 /*
  * How each ratio_limit is computed (rmw_ns: one plain uncontended atomic
  * RMW, measured between the case's repetitions, main.c):
- *   pair_empty, pair_full_1m:  ns per alloc+free pair / (2 * rmw_ns)
+ *   pair_empty, pair_full_1m,
+ *   pair_switch_overflow:      ns per alloc+free pair / (2 * rmw_ns)
  *   pair_2proc, block_8proc:   aggregate wall ns per pair (all processes)
  *                              / (2 * rmw_ns); the floor stays the
  *                              uncontended one, so contention shows up
@@ -534,6 +614,9 @@ static double i64_mx(struct bench_state *s, uint64_t iters)
 const struct bench_case bench_cases[] = {
 	{ "pair_empty", "1 process, 1024 slots empty: alloc + free of one slot",
 	  2, 1000000, false, setup_1024, pair_sp, pair_mx, free_pools, 0 },
+	{ "pair_switch_overflow", "pair_empty going round 5 handles, every stats stripe held "
+	  "by a live thread", 2, 1000000, false, setup_switch, switch_sp, pair_mx, teardown_switch,
+	  0 },
 	{ "pair_full_1m", "1 process, 2^20 slots, 1 free: free a random one, alloc",
 	  2, 200000, false, setup_full, full_sp, full_mx, teardown_full,
 	  /* Each pair touches a random slot's owner record (8 bytes) and

@@ -838,10 +838,12 @@ static inline __attribute__((always_inline)) void freed_n(struct shpool *p, uint
 	if (n == 0)
 		return;
 	SHPOOL_CRASH_POINT("free.done");
-	shpool_stat_add(p, SHPOOL_STAT_FREES, n);
+	/* Wake first: the counting may have to find this thread a stripe
+	 * (stats.c), which must not stand between the free and its waiters. */
 	wake(p, n);
 	if (p->g.flags & SHPOOL_NOTIFY_ON_FREE)
 		shpool_notify_freed(p, n);
+	shpool_stat_add(p, SHPOOL_STAT_FREES, n);
 }
 
 int shpool_free(shpool_t *p, uint64_t idx)

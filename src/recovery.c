@@ -339,8 +339,6 @@ int64_t shpool_recover_stale(shpool_t *p)
 	 * leaves a wrong hint; this is where it gets fixed. */
 	shpool_summary_repair(p);
 	recover_waiters(p, &cache);
-	if (freed)
-		shpool_stat_add(p, SHPOOL_STAT_RECOVERIES, freed);
 	/* Wake every blocked allocator, whatever we freed: a process killed
 	 * after its free's stores but before its wake-up, or woken by a free
 	 * and killed before it claimed, left room that only a wake-up from
@@ -350,6 +348,9 @@ int64_t shpool_recover_stale(shpool_t *p)
 	shpool_wake(p, UINT64_MAX);
 	if (freed + released)
 		shpool_notify_freed(p, freed + released);
+	/* Counted after the wake-up, as on the free path (alloc.c). */
+	if (freed)
+		shpool_stat_add(p, SHPOOL_STAT_RECOVERIES, freed);
 	return (int64_t)freed;
 }
 
@@ -376,11 +377,11 @@ int shpool_reset(shpool_t *p)
 	 * `waiters`, the store-load order a blocked allocator relies on (as
 	 * the free path's seq_cst stores give it; see wake() in alloc.c). */
 	atomic_thread_fence(memory_order_seq_cst);
-	shpool_stat_add(p, SHPOOL_STAT_RESET_FREES, freed);
 	/* Every blocked allocator, not capacity many: each searches again and
 	 * those that find no room sleep again. */
 	shpool_wake(p, UINT64_MAX);
 	shpool_notify_freed(p, p->g.capacity);
+	shpool_stat_add(p, SHPOOL_STAT_RESET_FREES, freed);
 	return 0;
 }
 

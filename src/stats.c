@@ -39,11 +39,21 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shpool-internal.h"
 
 SHPOOL_FAST_TLS struct shpool_stat_cache shpool_stat_cache[SHPOOL_STAT_CACHE];
+/* The second way of each set: the entry the fast path's one evicted last.
+ * Looked at on a miss only (the fast path keeps its single compare), so
+ * that two handles whose serials share a set take turns without a search
+ * each time they alternate. */
+static SHPOOL_FAST_TLS struct shpool_stat_cache victim[SHPOOL_STAT_CACHE];
+/* CLOCK_MONOTONIC_COARSE ns before which this thread does not search for a
+ * stripe whose owner is gone again (PROBE_BACKOFF_NS, below); 0 in a new
+ * thread and in a fork child. */
+static _Thread_local uint64_t probe_after;
 /* This thread's identity (thread_id()), 0 until computed. */
 static _Thread_local uint64_t my_id;
 
@@ -61,6 +71,8 @@ uint64_t shpool_new_serial(void)
 void shpool_stats_forget(void)
 {
 	memset(shpool_stat_cache, 0, sizeof(shpool_stat_cache));
+	memset(victim, 0, sizeof(victim));
+	probe_after = 0;
 	my_id = 0; /* a fork child is another thread */
 }
 
@@ -147,9 +159,29 @@ static bool thread_gone(uint64_t id)
 
 /* ---- finding this thread's stripe ------------------------------------- */
 
+/* How long a thread trusts its search that found every stripe owned by a
+ * live thread before it asks /proc again. Each ask costs a kill(2) and a
+ * /proc read per stripe (64 of each); asked on every miss of the stripe
+ * cache, that was about 320 system calls a miss for a thread going round
+ * handles, some of them between a free's stores and its wake-up. Within
+ * this time the thread counts on the overflow stripe (exact as well); other
+ * threads, a new one included, still ask on their first miss, so a stripe
+ * freed by a thread's death is still taken over. */
+#define PROBE_BACKOFF_NS 1000000000ull
+
+static uint64_t coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	/* The coarse clock: read in the vDSO, never a system call. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* This thread's stripe in p: one it owns already (the cache forgot it, or
  * another handle of the same segment), else a never-used one, else one
- * whose owner is gone; NULL when every stripe has a live owner. */
+ * whose owner is gone (looked for at most once per PROBE_BACKOFF_NS per
+ * thread); NULL when every stripe has a live owner. */
 static struct shpool_stripe *stripe_claim(struct shpool *p)
 {
 	struct shpool_stripe *t = p->st->stripe;
@@ -166,6 +198,8 @@ static struct shpool_stripe *stripe_claim(struct shpool *p)
 		    atomic_compare_exchange_strong(&t[i].who, &expect, me))
 			return &t[i];
 	}
+	if (probe_after && coarse_now_ns() < probe_after)
+		return NULL;
 	for (unsigned i = 0; i < SHPOOL_STRIPES; i++) {
 		uint64_t old = atomic_load(&t[i].who);
 		/* From the very owner found gone: a racing claimant that took
@@ -176,14 +210,31 @@ static struct shpool_stripe *stripe_claim(struct shpool *p)
 		    atomic_compare_exchange_strong(&t[i].who, &old, me))
 			return &t[i];
 	}
+	probe_after = coarse_now_ns() + PROBE_BACKOFF_NS;
 	return NULL;
 }
 
 void shpool_stat_add_slow(struct shpool *p, enum shpool_stat k, uint64_t n)
 {
-	struct shpool_stat_cache *c = &shpool_stat_cache[p->serial % SHPOOL_STAT_CACHE];
+	unsigned set = (unsigned)(p->serial % SHPOOL_STAT_CACHE);
+	struct shpool_stat_cache *c = &shpool_stat_cache[set], *v = &victim[set];
 	struct shpool_stripe *s;
 
+	if (c->serial != (p->serial | SHARED_KEY) &&
+	    (v->serial == p->serial || v->serial == (p->serial | SHARED_KEY))) {
+		/* The other way has it: swap the two, so the fast path finds
+		 * it next time. */
+		struct shpool_stat_cache hit = *v;
+
+		*v = *c;
+		*c = hit;
+		if (c->serial == p->serial) {
+			shpool_stat_add(p, k, n);
+			return;
+		}
+	} else if (c->serial != (p->serial | SHARED_KEY) && c->serial) {
+		*v = *c; /* evicted below: keep it in the second way */
+	}
 	if (c->serial != (p->serial | SHARED_KEY)) {
 		s = stripe_claim(p);
 		if (s) {
