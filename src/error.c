@@ -91,7 +91,7 @@ const char *shpool_strerror(int err)
 	case EISDIR: return "path is a directory";
 	case ENOTDIR: return "a path component is not a directory";
 	case ENAMETOOLONG: return "path too long";
-	case EROFS: return "read-only file system";
+	case EROFS: return "pool is read-only (SHPOOL_RDONLY handle or read-only file system)";
 	case EBADMSG: return "not a valid pool segment (corrupt or truncated)";
 	case EPROTONOSUPPORT: return "unsupported segment layout version";
 	case EUCLEAN: return "pool state inconsistent (segment damaged)";
@@ -102,7 +102,7 @@ const char *shpool_strerror(int err)
 	case EFBIG: return "file too large";
 	case ENOSYS: return "not implemented";
 	case EINTR: return "interrupted by a signal";
-	case EOVERFLOW: return "counter overflow";
+	case EOVERFLOW: return "value too large for its type (from a system call)";
 	}
 	return "unrecognised error code";
 }

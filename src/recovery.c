@@ -385,11 +385,111 @@ int shpool_reset(shpool_t *p)
 	return 0;
 }
 
+/* ---- processes that live on without the pool ---------------------------
+ *
+ * execve(2) keeps a process's PID and start time, so its owner records and
+ * its waiter registry entry still name a live process, whose new image knows
+ * nothing of them: recovery rightly leaves a live owner's slots alone (it
+ * cannot tell an exec from a process that closed its handle and will free
+ * by another, or has handed the slot on), so they stay held until that
+ * process exits. shpool_check() reports them, where /proc lets it see the
+ * process's mappings: an owner that maps no part of this segment.
+ */
+
+/* The segment's identity in /proc/PID/maps: device and inode of the file,
+ * memfd or shared anonymous object behind it. */
+struct segment_id {
+	unsigned long major, minor;
+	unsigned long long ino;
+};
+
+/* Read one maps line's start address, device and inode. */
+static bool maps_line(const char *line, uintptr_t *start, struct segment_id *id)
+{
+	unsigned long long lo, off;
+
+	return sscanf(line, "%llx-%*x %*4s %llx %lx:%lx %llu", &lo, &off, &id->major,
+		      &id->minor, &id->ino) == 5 &&
+	       (*start = (uintptr_t)lo, true);
+}
+
+/* This process's mapping of p: its segment identity. false if unknown. */
+static bool segment_of(const struct shpool *p, struct segment_id *id)
+{
+	char line[512];
+	uintptr_t start;
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = maps_line(line, &start, id) && start == (uintptr_t)p->base && id->ino;
+	fclose(f);
+	return found;
+}
+
+/* Does process pid map the segment? 1 yes, 0 no, -1 cannot tell. */
+static int maps_segment(pid_t pid, const struct segment_id *seg)
+{
+	char path[64], line[512];
+	struct segment_id id;
+	uintptr_t start;
+	bool any = false;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		any = true;
+		found = maps_line(line, &start, &id) && id.ino == seg->ino &&
+			id.major == seg->major && id.minor == seg->minor;
+	}
+	/* A line longer than the buffer is read on as another "line": its
+	 * tail does not parse as a mapping, so it cannot match. */
+	fclose(f);
+	/* Empty: the file of a process whose main thread has exited while
+	 * others go on (it reads the leader's address space, which is gone),
+	 * or of a kernel thread. It cannot tell. */
+	return found ? 1 : any ? 0 : -1;
+}
+
+/* A small per-call cache: is this live owner without a mapping of p? */
+struct unmapped_cache {
+	bool known;            /* seg is valid */
+	struct segment_id seg;
+	pid_t pid[16];
+	int8_t unmapped[16];   /* 1 unmapped, 0 maps it or cannot tell */
+};
+
+static bool owner_unmapped(const struct shpool *p, struct unmapped_cache *c, uint64_t rec)
+{
+	pid_t pid = shpool_owner_pid(rec);
+	unsigned h = (unsigned)pid % 16;
+
+	if (pid == shpool_owner_pid(shpool_self()))
+		return false;
+	if (!c->known) {
+		if (!segment_of(p, &c->seg))
+			return false;
+		c->known = true;
+	}
+	if (c->pid[h] != pid) {
+		c->pid[h] = pid;
+		c->unmapped[h] = maps_segment(pid, &c->seg) == 0;
+	}
+	return c->unmapped[h];
+}
+
 /* ---- consistency check ------------------------------------------------ */
 
 int shpool_check(shpool_t *p, FILE *report)
 {
 	struct liveness_cache cache = { { 0 }, { 0 } };
+	struct unmapped_cache unmapped = { 0 };
 	uint64_t problems, bits = 0;
 
 	SHPOOL_CHECK_HANDLE(p);
@@ -412,6 +512,9 @@ int shpool_check(shpool_t *p, FILE *report)
 			       : bit ? "held by a dead process" : "claimed by a dead process";
 		else if (rec && !bit && !(rec & SHPOOL_OWNER_FREEING))
 			what = "claim in progress (owner record without its bit)";
+		else if (rec && owner_unmapped(p, &unmapped, rec))
+			what = "held by a live process that no longer maps this pool (it exec'd, "
+			       "or closed every handle: recovery leaves it until that process exits)";
 		if (!what)
 			continue;
 		problems++;
@@ -424,12 +527,20 @@ int shpool_check(shpool_t *p, FILE *report)
 		uint64_t who = atomic_load(&p->st->waitreg[i].who);
 		uint32_t n = atomic_load(&p->st->waitreg[i].count);
 
-		if (who == 0 || n == 0 || owner_alive(&cache, who))
+		bool dead;
+
+		if (who == 0 || n == 0)
+			continue;
+		dead = !owner_alive(&cache, who);
+		if (!dead && !owner_unmapped(p, &unmapped, who))
 			continue;
 		problems++;
 		if (report)
-			fprintf(report, "waiters: %" PRIu32 " counted for a dead process (pid %d)\n",
-				n, (int)shpool_owner_pid(who));
+			fprintf(report, "waiters: %" PRIu32 " counted for %s (pid %d)%s\n", n,
+				dead ? "a dead process" : "a live process that no longer maps this pool",
+				(int)shpool_owner_pid(who),
+				dead ? "" : " (it exec'd while waiting: every free pays a wake-up until "
+				"that process exits)");
 	}
 	if (report)
 		fprintf(report, "%" PRIu64 " of %" PRIu64 " slots allocated, %" PRIu64

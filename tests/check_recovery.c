@@ -283,6 +283,84 @@ START_TEST(live_process_keeps_slots)
 	ck_assert_int_eq(shpool_owner(p, (uint64_t)a), parent);
 	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)b), 0);
 	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)c), 0);
+	/* The parent lives but has never mapped this pool: kept, and
+	 * reported (see exec_keeps_slots_reported). */
+	ck_assert_int_eq(shpool_check(p, NULL), 1);
+	ck_assert_int_eq(shpool_free(p, (uint64_t)a), 0);
+	assert_consistent(p);
+	shpool_close(p);
+}
+END_TEST
+
+/* execve(2) keeps PID and start time: a process that held slots and had a
+ * thread blocked in the pool, then exec'd, still looks alive to recovery,
+ * which leaves its slots alone (it cannot tell an exec from a process that
+ * closed its handle after handing a slot on). shpool_check() says so: the
+ * live owner no longer maps the pool. Once it exits, recovery frees all. */
+static void *block_for_two(void *arg)
+{
+	uint64_t two[2];
+
+	shpool_alloc_n(arg, two, 2, -1); /* never returns: the exec ends us */
+	return NULL;
+}
+
+static int hold_block_exec(void *arg)
+{
+	shpool_t *p = arg;
+	pthread_t t;
+
+	for (int i = 0; i < 3; i++)
+		if (shpool_try_alloc(p) < 0)
+			return 1;
+	if (pthread_create(&t, NULL, block_for_two, p) != 0)
+		return 1;
+	test_await_waiters(p, 1);
+	execl("/bin/sleep", "sleep", "60", (char *)NULL);
+	return 1;
+}
+
+static bool comm_is(pid_t pid, const char *want)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	return strcmp(comm, want) == 0;
+}
+
+START_TEST(exec_keeps_slots_reported)
+{
+	shpool_t *p = make_pool(4);
+	pid_t c = test_fork(hold_block_exec, p);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *report;
+
+	while (!comm_is(c, "sleep"))
+		sched_yield();
+	ck_assert_uint_eq(shpool_used(p), 3);
+	ck_assert_uint_eq(test_waiters(p), 1);
+	ck_assert_int_eq(shpool_recover_stale(p), 0); /* a live owner, as far as it can tell */
+	report = open_memstream(&text, &len);
+	ck_assert_int_eq(shpool_check(p, report), 4);
+	fclose(report);
+	ck_assert_msg(strstr(text, "held by a live process that no longer maps this pool"), "%s",
+		      text);
+	ck_assert_msg(strstr(text, "waiters: 1 counted for a live process that no longer maps"),
+		      "%s", text);
+	free(text);
+	ck_assert_int_eq(kill(c, SIGKILL), 0);
+	ck_assert_int_eq(test_wait(c), 128 + SIGKILL);
+	ck_assert_int_eq(shpool_recover_stale(p), 3);
+	ck_assert_uint_eq(test_waiters(p), 0);
 	assert_consistent(p);
 	shpool_close(p);
 }
@@ -863,6 +941,7 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(pid, live_process_keeps_slots);
 	tcase_add_test(pid, zombie_owner_is_dead);
 	tcase_add_test(pid, main_thread_exit_is_not_death);
+	tcase_add_test(pid, exec_keeps_slots_reported);
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
 	tcase_set_timeout(waiters, 30);

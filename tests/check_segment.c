@@ -1598,6 +1598,12 @@ START_TEST(strerror_codes)
 				      t);
 	}
 	ck_assert_str_ne(shpool_strerror(0), unknown);
+	/* What the library means by the codes it returns (issue 28): -EROFS
+	 * is mostly a read-only handle; -EOVERFLOW only ever a system call's,
+	 * passed through (fstat of a large file in a 32-bit process). */
+	ck_assert_ptr_nonnull(strstr(shpool_strerror(-EROFS), "SHPOOL_RDONLY"));
+	ck_assert_ptr_null(strstr(shpool_strerror(-EOVERFLOW), "counter"));
+	ck_assert_ptr_nonnull(strstr(shpool_strerror(-EOVERFLOW), "too large"));
 }
 END_TEST
 
