@@ -9,8 +9,8 @@
  * and a process that dies between any two steps leaves a record that names
  * it (recovery.c reads these states).
  *
- * Search: each thread remembers the bitmap word it last allocated from or
- * freed into (its hint, seeded per thread so processes start apart). When
+ * Search: each thread remembers, per pool, the bitmap word it last allocated
+ * from or freed into (its hint, seeded per thread so processes start apart). When
  * that word has no room, the summary tree (one "full" bit per word, 64-ary, up to one top
  * word) finds another in O(log64 capacity) loads. Summary bits are hints:
  * whoever fills a word sets its bit and then re-checks the word; whoever
@@ -45,27 +45,33 @@
 #define NONE UINT64_MAX
 #define RETRY (UINT64_MAX - 1)
 
-/* This thread's search hint: the L0 word it last allocated from. `seed`
- * detects a fork (the child gets a new seed) so parent and child do not
- * keep searching from the same word. */
+/* This thread's search hint: the L0 word it last allocated from or freed
+ * into, and the handle (its serial: never reused, never 0) it is a word of.
+ * A handle other than the last one starts again at the thread's seed word:
+ * threads and processes start apart, and a fresh pool's first allocations
+ * do not depend on what the thread did with other pools (they did while the
+ * word carried over from pool to pool). Emptied in a fork(2) child, which
+ * gets a seed of its own (shpool_alloc_after_fork()). One entry, not a table
+ * keyed by handle: the fast path then costs one compare, as it did before. */
 static SHPOOL_FAST_TLS struct {
-	uint32_t seed;
+	uint64_t serial;
 	uint64_t word;
 } hint;
 
-static uint64_t hint_word(const struct shpool *p)
+static inline uint64_t hint_word(const struct shpool *p)
 {
-	uint32_t seed = shpool_thread_seed();
-
-	if (__builtin_expect(hint.seed != seed, 0)) {
-		hint.seed = seed;
-		hint.word = seed;
+	if (__builtin_expect(hint.serial != p->serial, 0)) {
+		hint.serial = p->serial;
+		/* A division, on a change of pool only. */
+		hint.word = shpool_thread_seed() % p->g.nwords[0];
 	}
-	/* One hint serves every pool a thread uses; reduce it only when it
-	 * does not fit this one (a division is costly on the fast path). */
-	if (__builtin_expect(hint.word >= p->g.nwords[0], 0))
-		hint.word %= p->g.nwords[0];
 	return hint.word;
+}
+
+static inline void hint_set(const struct shpool *p, uint64_t w)
+{
+	hint.serial = p->serial;
+	hint.word = w;
 }
 
 #ifdef SHPOOL_TESTING
@@ -73,8 +79,7 @@ static uint64_t hint_word(const struct shpool *p)
  * one word is not dodged by a search that happens to start there. */
 void shpool_test_set_hint(struct shpool *p, uint64_t w)
 {
-	hint_word(p);
-	hint.word = w;
+	hint_set(p, w);
 }
 #endif
 
@@ -391,7 +396,7 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 		if (next != RETRY)
 			w = next;
 	}
-	hint.word = w;
+	hint_set(p, w);
 	*claimed = n;
 	return rc;
 }
@@ -431,7 +436,7 @@ static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p
 	 * "last allocated or freed"): the word has room and its line is hot
 	 * in our cache. The hint is per thread, so other threads still start
 	 * apart. */
-	hint.word = w;
+	hint_set(p, w);
 	return freed;
 }
 
@@ -566,6 +571,7 @@ static pthread_mutex_t waitreg_claim_lock = PTHREAD_MUTEX_INITIALIZER;
 void shpool_alloc_after_fork(void)
 {
 	pthread_mutex_init(&waitreg_claim_lock, NULL);
+	memset(&hint, 0, sizeof(hint));
 }
 
 static struct shpool_waitreg *waitreg_find(struct shpool *p, uint64_t self)

@@ -645,6 +645,37 @@ START_TEST(child_owns_its_slots)
 }
 END_TEST
 
+/* Where a fresh pool's first allocation lands depends on the thread alone,
+ * not on what it did with other pools (a migrated test suite replays a
+ * workload and expects the same indices): the search hint is per pool. */
+static int64_t first_of_fresh_pool(void)
+{
+	shpool_t *p;
+	int64_t idx;
+
+	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, 256, 8, NULL), 0);
+	idx = shpool_try_alloc(p);
+	shpool_close(p);
+	return idx;
+}
+
+START_TEST(fresh_pool_ignores_other_pools)
+{
+	int64_t first = first_of_fresh_pool();
+	shpool_t *busy;
+
+	ck_assert_int_ge(first, 0);
+	/* Fill the word this thread starts in and move on, in another pool
+	 * of the same geometry (4 words of 64 slots). */
+	ck_assert_int_eq(shpool_create(&busy, NULL, SHPOOL_RAW, 256, 8, NULL), 0);
+	for (int i = 0; i < 70; i++)
+		ck_assert_int_ge(shpool_try_alloc(busy), 0);
+	ck_assert_int_eq(first_of_fresh_pool(), first);
+	ck_assert_int_eq(first_of_fresh_pool(), first);
+	shpool_close(busy);
+}
+END_TEST
+
 START_TEST(null_handle)
 {
 	uint64_t x;
@@ -680,6 +711,7 @@ static Suite *make_alloc_suite(void)
 	tcase_add_test(basic, stats_count);
 	tcase_add_test(basic, child_owns_its_slots);
 	tcase_add_test(basic, null_handle);
+	tcase_add_test(basic, fresh_pool_ignores_other_pools);
 	tcase_add_test(batch, batch_all_or_nothing);
 	tcase_add_test(batch, batch_free_counts);
 	tcase_set_timeout(full, 120);
