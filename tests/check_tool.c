@@ -614,7 +614,7 @@ START_TEST(stats_counts)
 	assert_ok(r);
 	assert_json_lines(r.out, 1);
 	assert_has(r.out, "\"used\":4,\"available\":6,\"waiters\":0,");
-	assert_has(r.out, "\"recoveries\":0}");
+	assert_has(r.out, "\"recoveries\":0,\"reset_frees\":0}");
 	assert_python(r.out, "assert d['used'] + d['available'] == d['capacity'] == 10");
 	run_free(&r);
 	shpool_close(p);
@@ -988,10 +988,13 @@ START_TEST(stats_many)
 	assert_error(r, "unexpected argument");
 	run_free(&r);
 	r = tool("stats", "--format=xml", a, NULL);
-	assert_error(r, "--format: 'xml' is not text, json or openmetrics");
+	assert_error(r, "--format: 'xml' is not text, json, prometheus or openmetrics");
 	run_free(&r);
 	r = tool("stats", "--json", "--format=openmetrics", a, NULL);
-	assert_error(r, "do not go together");
+	assert_error(r, "--json and --format=openmetrics do not go together");
+	run_free(&r);
+	r = tool("stats", "--format=prometheus", "--json", a, NULL);
+	assert_error(r, "--json and --format=prometheus do not go together");
 	run_free(&r);
 	r = tool("info", "--format=json", a, NULL);
 	assert_error(r, "--format does not apply to this command");
@@ -1055,7 +1058,8 @@ START_TEST(unprivileged_reader)
 	shpool_options o = { .mode = geteuid() == 0 ? 0644 : 0444 };
 	const char *readers[][3] = { { "info", NULL }, { "stats", NULL }, { "ls", "--data" },
 				     { "check", NULL }, { "watch", "--count=1" },
-				     { "stats", "--format=openmetrics" } };
+				     { "stats", "--format=openmetrics" },
+				     { "stats", "--format=prometheus" } };
 	shpool_t *p;
 	struct run r;
 

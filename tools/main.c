@@ -36,19 +36,21 @@ static const struct command commands[] = {
 	  "(SHPOOL_NO_ZERO, SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not\n"
 	  "report them.\n" },
 	{ "stats", cmd_stats, "F", false, true, "[--json | --format=FORMAT] PATH...",
-	  "occupancy and counters (OpenMetrics too)",
+	  "occupancy and counters (Prometheus format too)",
 	  "Show shpool_stats(): capacity, elem_size, used, available, waiters (callers\n"
-	  "blocked in an allocation now), mmap_size, and the approximate counters allocs,\n"
-	  "frees, waits, timeouts and recoveries, for each PATH in turn (JSON: one\n"
-	  "object per line).\n"
+	  "blocked in an allocation now), mmap_size, and the counters allocs, frees,\n"
+	  "waits, timeouts, recoveries and reset_frees (counted since the pool was\n"
+	  "created; they only rise), for each PATH in turn (JSON: one object per line).\n"
 	  "\n"
 	  "  --format=text         the default\n"
 	  "  --format=json         the same as --json\n"
-	  "  --format=openmetrics  every pool in one OpenMetrics text exposition (what\n"
-	  "                        Prometheus scrapes): a gauge per occupancy figure, a\n"
-	  "                        counter (_total) per counter, a pool=\"PATH\" label,\n"
-	  "                        shpool_up 0 for a pool that could not be read\n"
-	  "                        (exit status 2 then), and # EOF at the end\n" },
+	  "  --format=prometheus   every pool in one Prometheus text exposition (format\n"
+	  "                        0.0.4: node_exporter's textfile collector, a scrape):\n"
+	  "                        a gauge per occupancy figure, a counter (_total) per\n"
+	  "                        counter, a pool=\"PATH\" label, shpool_up 0 for a\n"
+	  "                        pool that could not be read (exit status 2 then)\n"
+	  "  --format=openmetrics  the same in OpenMetrics 1.0 (counter families named\n"
+	  "                        without _total, # UNIT lines, # EOF at the end)\n" },
 	{ "ls", cmd_ls, "db", false, false, "[--json] [--data] [--bytes N] PATH",
 	  "allocated slots, their owners (and values)",
 	  "List the allocated slots, ascending, with the PID of each slot's owner and\n"
@@ -217,11 +219,13 @@ static int apply_option(struct tool *t, const struct command *c, int opt, const 
 			t->format = FORMAT_TEXT;
 		else if (strcmp(arg, "json") == 0)
 			t->format = FORMAT_JSON;
+		else if (strcmp(arg, "prometheus") == 0)
+			t->format = FORMAT_PROMETHEUS;
 		else if (strcmp(arg, "openmetrics") == 0)
 			t->format = FORMAT_OPENMETRICS;
 		else
-			return usage_error(c, "--format: '%s' is not text, json or openmetrics",
-					   arg);
+			return usage_error(c, "--format: '%s' is not text, json, prometheus or "
+					   "openmetrics", arg);
 		break;
 	case OPT_DATA: t->data = true; break;
 	case OPT_FORCE: t->force = true; break;
@@ -267,8 +271,9 @@ static int parse_command(struct tool *t, const struct command *c, int argc, char
 		return usage_error(c, "missing PATH (the pool file)");
 	if (argc - optind > 1 && !c->many)
 		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
-	if (t->json && t->format == FORMAT_OPENMETRICS)
-		return usage_error(c, "--json and --format=openmetrics do not go together");
+	if (t->json && (t->format == FORMAT_PROMETHEUS || t->format == FORMAT_OPENMETRICS))
+		return usage_error(c, "--json and --format=%s do not go together",
+				   t->format == FORMAT_PROMETHEUS ? "prometheus" : "openmetrics");
 	if (t->format == FORMAT_JSON)
 		t->json = true;
 	t->paths = argv + optind;
@@ -365,7 +370,7 @@ int main(int argc, char **argv)
 	rc = parse_command(&t, c, argc - first, argv + first);
 	if (rc >= 0)
 		return finish_output(rc);
-	if (t.format == FORMAT_OPENMETRICS)
-		return finish_output(cmd_openmetrics(&t));
+	if (t.format == FORMAT_PROMETHEUS || t.format == FORMAT_OPENMETRICS)
+		return finish_output(cmd_exposition(&t));
 	return finish_output(run_each(&t, c));
 }

@@ -16,7 +16,7 @@
 #define EXIT_ERROR 2    /* usage or runtime error; a message is on stderr */
 
 /* stats --format */
-enum tool_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_OPENMETRICS };
+enum tool_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS, FORMAT_OPENMETRICS };
 
 /* What the command line asked for. */
 struct tool {
@@ -80,7 +80,8 @@ int cmd_check(const struct tool *t, shpool_t *p);
 int cmd_recover(const struct tool *t, shpool_t *p);
 int cmd_reset(const struct tool *t, shpool_t *p);
 int cmd_watch(const struct tool *t, shpool_t *p);
-/* stats --format=openmetrics: every pool of t->paths in one exposition. */
-int cmd_openmetrics(const struct tool *t);
+/* stats --format=prometheus or openmetrics: every pool of t->paths in one
+ * exposition of t->format. */
+int cmd_exposition(const struct tool *t);
 
 #endif
