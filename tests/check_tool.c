@@ -1187,7 +1187,7 @@ END_TEST
 START_TEST(rm_dead_holders)
 {
 	char *path = test_path("pool"), *text = test_path("text"), *link = test_path("link");
-	char want[256];
+	char want[256], junk[512];
 	shpool_t *p = make_pool(path, SHPOOL_RAW, 16, 8);
 	siginfo_t si;
 	struct run r;
@@ -1211,8 +1211,8 @@ START_TEST(rm_dead_holders)
 	ck_assert_int_eq(test_wait(zombie), 0);
 	shpool_close(p);
 
-	write_file(text, "not a pool at all, but long enough to have a header's size......"
-			 "................................................................", 130);
+	memset(junk, 'x', sizeof(junk)); /* longer than a header, but no pool */
+	write_file(text, junk, sizeof(junk));
 	r = tool("rm", "--force", text, NULL);
 	assert_error(r, "not a libshpool segment");
 	run_free(&r);
