@@ -431,6 +431,98 @@ static SV *alloc_result(pTHX_ CV *cv, int64_t rc)
 	croak_rc(aTHX_ cv, rc);
 }
 
+/* ---- I64 and I32 -------------------------------------------------------- */
+
+/* One XSUB serves both kinds (ALIAS): ix's IX_I32 bit picks the 32-bit
+ * library call and the 32-bit range of the arguments; the other bits pick
+ * the variant (cmpxchg of cas, decr of incr, try_alloc_set of alloc_set).
+ * Values travel as int64_t; an I32 argument was range-checked first. */
+#define IX_I32  4
+#define IX_OLD  1
+#define IX_DECR 1
+#define IX_TRY  1
+/* ALIAS takes one token per name */
+#define IX_I32_OLD  (IX_I32 | IX_OLD)
+#define IX_I32_DECR (IX_I32 | IX_DECR)
+#define IX_I32_TRY  (IX_I32 | IX_TRY)
+#define ILO(ix) ((ix) & IX_I32 ? (int64_t)INT32_MIN : INT64_MIN)
+#define IHI(ix) ((ix) & IX_I32 ? (int64_t)INT32_MAX : INT64_MAX)
+
+static inline int int_get(shpool_t *p, I32 ix, uint64_t i, int64_t *v)
+{
+	int32_t w;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_get(p, i, v);
+	rc = shpool_i32_get(p, i, &w);
+	*v = w;
+	return rc;
+}
+
+static inline int int_set(shpool_t *p, I32 ix, uint64_t i, int64_t v)
+{
+	return ix & IX_I32 ? shpool_i32_set(p, i, (int32_t)v) : shpool_i64_set(p, i, v);
+}
+
+static int int_cmpxchg(shpool_t *p, I32 ix, uint64_t i, int64_t e, int64_t d, int64_t *old)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_cmpxchg(p, i, e, d, old);
+	rc = shpool_i32_cmpxchg(p, i, (int32_t)e, (int32_t)d, &w);
+	*old = w;
+	return rc;
+}
+
+static int int_xchg(shpool_t *p, I32 ix, uint64_t i, int64_t v, int64_t *old)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_xchg(p, i, v, old);
+	rc = shpool_i32_xchg(p, i, (int32_t)v, &w);
+	*old = w;
+	return rc;
+}
+
+static int int_add(shpool_t *p, I32 ix, uint64_t i, int64_t d, int64_t *v)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_add(p, i, d, v);
+	rc = shpool_i32_add(p, i, (int32_t)d, &w);
+	*v = w;
+	return rc;
+}
+
+/* incr (ix without IX_DECR) and decr. */
+static inline int int_step(shpool_t *p, I32 ix, uint64_t i, int64_t *v)
+{
+	int32_t w = 0;
+	int rc;
+
+	switch (ix) {
+	case 0:
+		return shpool_i64_incr(p, i, v);
+	case IX_DECR:
+		return shpool_i64_decr(p, i, v);
+	case IX_I32:
+		rc = shpool_i32_incr(p, i, &w);
+		break;
+	default: /* IX_I32_DECR */
+		rc = shpool_i32_decr(p, i, &w);
+		break;
+	}
+	*v = w;
+	return rc;
+}
+
 typedef shpool_t *IPC_Shpool;
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool
@@ -1210,15 +1302,20 @@ try_alloc_set(self, value)
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I64
 
+# Each XSUB here is IPC::Shpool::I64's and, through ALIAS with IX_I32 set,
+# IPC::Shpool::I32's: one body, the width picked by ix (see int_get()).
+
 IV
 get(self, idx)
 	IPC_Shpool self
 	SV *idx
+    ALIAS:
+	IPC::Shpool::I32::get = IX_I32
     PREINIT:
 	int64_t v;
 	int rc;
     CODE:
-	rc = shpool_i64_get(self, idx_arg(aTHX_ idx, cv), &v);
+	rc = int_get(self, ix, idx_arg(aTHX_ idx, cv), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
@@ -1230,57 +1327,43 @@ set(self, idx, value)
 	IPC_Shpool self
 	SV *idx
 	SV *value
+    ALIAS:
+	IPC::Shpool::I32::set = IX_I32
     PREINIT:
 	uint64_t i;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_set(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX));
+	rc = int_set(self, ix, i, int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix)));
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = 1;
     OUTPUT:
 	RETVAL
 
-bool
+SV *
 cas(self, idx, expected, desired)
 	IPC_Shpool self
 	SV *idx
 	SV *expected
 	SV *desired
-    PREINIT:
-	uint64_t i;
-	int64_t e, d;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
-	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
-	rc = shpool_i64_cas(self, i, e, d);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = rc == 1;
-    OUTPUT:
-	RETVAL
-
-IV
-cmpxchg(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
+    ALIAS:
+	cmpxchg = IX_OLD
+	IPC::Shpool::I32::cas = IX_I32
+	IPC::Shpool::I32::cmpxchg = IX_I32_OLD
     PREINIT:
 	uint64_t i;
 	int64_t e, d, old;
 	int rc;
     CODE:
+	/* cas: true if it swapped; cmpxchg: the value the slot held. */
 	i = idx_arg(aTHX_ idx, cv);
-	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
-	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
-	rc = shpool_i64_cmpxchg(self, i, e, d, &old);
+	e = int_arg(aTHX_ expected, cv, "expected", ILO(ix), IHI(ix));
+	d = int_arg(aTHX_ desired, cv, "desired", ILO(ix), IHI(ix));
+	rc = int_cmpxchg(self, ix, i, e, d, &old);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
-	RETVAL = (IV)old;
+	RETVAL = ix & IX_OLD ? newSViv((IV)old) : boolSV(rc == 1);
     OUTPUT:
 	RETVAL
 
@@ -1289,13 +1372,15 @@ xchg(self, idx, value)
 	IPC_Shpool self
 	SV *idx
 	SV *value
+    ALIAS:
+	IPC::Shpool::I32::xchg = IX_I32
     PREINIT:
 	uint64_t i;
 	int64_t old;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_xchg(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), &old);
+	rc = int_xchg(self, ix, i, int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix)), &old);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)old;
@@ -1307,13 +1392,15 @@ add(self, idx, delta)
 	IPC_Shpool self
 	SV *idx
 	SV *delta
+    ALIAS:
+	IPC::Shpool::I32::add = IX_I32
     PREINIT:
 	uint64_t i;
 	int64_t v;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_add(self, i, int_arg(aTHX_ delta, cv, "delta", INT64_MIN, INT64_MAX), &v);
+	rc = int_add(self, ix, i, int_arg(aTHX_ delta, cv, "delta", ILO(ix), IHI(ix)), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
@@ -1325,15 +1412,14 @@ incr(self, idx)
 	IPC_Shpool self
 	SV *idx
     ALIAS:
-	decr = 1
+	decr = IX_DECR
+	IPC::Shpool::I32::incr = IX_I32
+	IPC::Shpool::I32::decr = IX_I32_DECR
     PREINIT:
 	int64_t v;
 	int rc;
     CODE:
-	if (ix)
-		rc = shpool_i64_decr(self, idx_arg(aTHX_ idx, cv), &v);
-	else
-		rc = shpool_i64_incr(self, idx_arg(aTHX_ idx, cv), &v);
+	rc = int_step(self, ix, idx_arg(aTHX_ idx, cv), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
@@ -1345,182 +1431,20 @@ alloc_set(self, value, timeout = NULL)
 	IPC_Shpool self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = IX_TRY
+	IPC::Shpool::I32::alloc_set = IX_I32
+	IPC::Shpool::I32::try_alloc_set = IX_I32_TRY
     PREINIT:
 	int64_t v;
 	int ms;
     CODE:
-	v = int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self,
-		int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), 0));
-    OUTPUT:
-	RETVAL
-
-MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I32
-
-IV
-get(self, idx)
-	IPC_Shpool self
-	SV *idx
-    PREINIT:
-	int32_t v;
-	int rc;
-    CODE:
-	rc = shpool_i32_get(self, idx_arg(aTHX_ idx, cv), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-bool
-set(self, idx, value)
-	IPC_Shpool self
-	SV *idx
-	SV *value
-    PREINIT:
-	uint64_t i;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_set(self, i, (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX));
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = 1;
-    OUTPUT:
-	RETVAL
-
-bool
-cas(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
-    PREINIT:
-	uint64_t i;
-	int32_t e, d;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
-	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
-	rc = shpool_i32_cas(self, i, e, d);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = rc == 1;
-    OUTPUT:
-	RETVAL
-
-IV
-cmpxchg(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
-    PREINIT:
-	uint64_t i;
-	int32_t e, d, old;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
-	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
-	rc = shpool_i32_cmpxchg(self, i, e, d, &old);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = old;
-    OUTPUT:
-	RETVAL
-
-IV
-xchg(self, idx, value)
-	IPC_Shpool self
-	SV *idx
-	SV *value
-    PREINIT:
-	uint64_t i;
-	int32_t old;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_xchg(self, i,
-		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), &old);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = old;
-    OUTPUT:
-	RETVAL
-
-IV
-add(self, idx, delta)
-	IPC_Shpool self
-	SV *idx
-	SV *delta
-    PREINIT:
-	uint64_t i;
-	int32_t v;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_add(self, i,
-		(int32_t)int_arg(aTHX_ delta, cv, "delta", INT32_MIN, INT32_MAX), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-IV
-incr(self, idx)
-	IPC_Shpool self
-	SV *idx
-    ALIAS:
-	decr = 1
-    PREINIT:
-	int32_t v;
-	int rc;
-    CODE:
-	if (ix)
-		rc = shpool_i32_decr(self, idx_arg(aTHX_ idx, cv), &v);
-	else
-		rc = shpool_i32_incr(self, idx_arg(aTHX_ idx, cv), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-SV *
-alloc_set(self, value, timeout = NULL)
-	IPC_Shpool self
-	SV *value
-	SV *timeout
-    PREINIT:
-	int32_t v;
-	int ms;
-    CODE:
-	v = (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self,
-		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), 0));
+	if ((ix & IX_TRY) && timeout)
+		croak_xs_usage(cv, "self, value");
+	v = int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix));
+	ms = ix & IX_TRY ? 0 : timeout_arg(aTHX_ timeout, cv);
+	RETVAL = alloc_result(aTHX_ cv, ix & IX_I32 ? shpool_alloc_set_i32(self, (int32_t)v, ms)
+						    : shpool_alloc_set_i64(self, v, ms));
     OUTPUT:
 	RETVAL
 
@@ -1563,23 +1487,17 @@ alloc_set(self, value, timeout = NULL)
 	IPC_Shpool self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = IX_TRY
     PREINIT:
 	double v;
 	int ms;
     CODE:
+	if (ix && timeout)
+		croak_xs_usage(cv, "self, value");
 	v = num_arg(aTHX_ value, cv, "value");
-	ms = timeout_arg(aTHX_ timeout, cv);
+	ms = ix ? 0 : timeout_arg(aTHX_ timeout, cv);
 	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self,
-		num_arg(aTHX_ value, cv, "value"), 0));
     OUTPUT:
 	RETVAL
 
