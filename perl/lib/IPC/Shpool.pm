@@ -1,6 +1,6 @@
 package IPC::Shpool;
 
-use 5.010;
+use 5.036;
 use strict;
 use warnings;
 use Carp ();
