@@ -19,6 +19,7 @@
 #   --ours-only, --reference-only   run one side only
 #   --author      set AUTHOR_TESTING=1 (xt/ files gated on it run too)
 #   --timeout S   seconds a file may run (default 300)
+#   --only REGEX  only the files whose name (t/x.t, xt/y.t) matches
 #   --keep        keep the scratch directory (its path is printed)
 #   -v            each file's TAP on stderr
 #
@@ -40,9 +41,9 @@ use TAP::Parser;
 
 my %o = (timeout => 300);
 GetOptions(\%o, 'build=s', 'eval', 'ours-only', 'reference-only', 'author',
-	   'timeout=i', 'keep', 'v')
+	   'timeout=i', 'only=s', 'keep', 'v')
 	or die "usage: $0 [--build DIR] [--eval] [--ours-only|--reference-only] "
-	     . "[--author] [--timeout S] [--keep] [-v] REFERENCE_CHECKOUT\n";
+	     . "[--author] [--timeout S] [--only REGEX] [--keep] [-v] REFERENCE_CHECKOUT\n";
 my $ref = shift or die "$0: give the path of a Data::Pool::Shared checkout\n";
 -f "$ref/lib/Data/Pool/Shared.pm" && -d "$ref/t"
 	or die "$0: $ref is not a Data::Pool::Shared checkout (no lib/Data/Pool/Shared.pm, t/)\n";
@@ -101,6 +102,9 @@ sub prepare_ours {
 		}
 		spew($f, $s);
 	}
+	# a blib/ where the reference's tests look for one (-Mblib, eg_runs.t,
+	# valgrind.t): the built binding's
+	symlink("$build/blib", "$dir/blib") or die "symlink $dir/blib: $!";
 	return ($dir, ["-I$build/blib/lib", "-I$build/blib/arch"]);
 }
 
@@ -161,6 +165,7 @@ push @sides, ['ours', prepare_ours()] unless $o{'reference-only'};
 push @sides, ['reference', prepare_reference()] unless $o{'ours-only'};
 
 my @files = map { my $d = $_; map { "$d/" . basename($_) } sort glob("$ref/$d/*.t") } qw(t xt);
+@files = grep { /$o{only}/ } @files if defined $o{only};
 my %total;
 for my $file (@files) {
 	for my $side (@sides) {
