@@ -9,14 +9,16 @@
 # "errors: 0" and none of the words pan prints when it stops short (a
 # memory or depth bound, a time limit, a full hash table or queue). A run
 # that must fail passes only with the expected kind of counterexample and
-# its trail file.
+# its trail file. Before any run, model/check-refs.pl checks that every
+# function and crash point the model cites exists in src/.
 #
 # usage: check.sh [-k] [MODEL_DIR [BUILD_DIR]]
-#   MODEL_DIR  where shpool.pml is (default: this script's directory)
+#   MODEL_DIR  where shpool.pml is (default: this script's directory);
+#              its ../src is the code the model's citations are checked in
 #   BUILD_DIR  where pan is built and run (default: ./model-build)
 #   -k         keep going after a failing run (still exits 1)
 # Environment:
-#   SPIN (spin), CC (gcc)
+#   SPIN (spin), CC (gcc), PERL (perl)
 #   PAN_CFLAGS    extra pan.c compile flags (after the defaults)
 #   PAN_RUNFLAGS  extra pan run-time flags (after the defaults, so e.g.
 #                 -m50 or -w16 replace -m300000 and -w26)
@@ -35,6 +37,7 @@ model_dir=${1:-$(cd "$(dirname "$0")" && pwd)}
 build_dir=${2:-model-build}
 SPIN=${SPIN:-spin}
 CC=${CC:-gcc}
+PERL=${PERL:-perl}
 PAN_CFLAGS=${PAN_CFLAGS:-}
 PAN_RUNFLAGS=${PAN_RUNFLAGS:-}
 MODEL_MEMLIM=${MODEL_MEMLIM:-3500}
@@ -63,6 +66,14 @@ finish() {
 	exit 0
 }
 seen_runs=
+
+# The model's citations of the C code: function and crash-point names, not
+# line numbers; each must exist in src/, so a rename fails here.
+"$PERL" "$model_dir/check-refs.pl" "$model_dir" "$model_dir/../src" || {
+	echo "model: citations of src/ in model/ do not resolve (see above)"
+	failed=1
+	[ $keep -eq 1 ] || finish
+}
 
 command -v "$SPIN" >/dev/null 2>&1 || { echo "model: $SPIN not found (apt-get install spin)" >&2; exit 1; }
 mkdir -p "$build_dir" || exit 1

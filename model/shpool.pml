@@ -1,27 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A Promela model of libshpool's allocation / wake-up protocol (src/alloc.c,
- * src/recovery.c) for the Spin model checker. See model/README for what is
- * modelled, what is abstracted, the bounds and how to run it; model/check.sh
- * runs every (scenario, variant, property) combination.
+ * A Promela model of libshpool's allocation / wake-up protocol (the
+ * allocator and the recovery code in src/) for the Spin model checker. See
+ * model/README for what is modelled, what is abstracted, the bounds and how
+ * to run it; model/check.sh runs every (scenario, variant, property)
+ * combination.
+ *
+ * Citations: a step names the C function it stands for, written with its
+ * parentheses, and the crash point of the C code at the same place
+ * (SHPOOL_CRASH_POINT) in double quotes; never a file or a line number.
+ * model/check-refs.pl, which model/check.sh runs first, fails when a cited
+ * function or crash point no longer exists in src/.
  *
  * Compile-time switches (spin -a -DNAME shpool.pml):
  *   scenario:  SCEN_FULL | SCEN_RECOV | SCEN_WOKEN | SCEN_BATCH | SCEN_MIX
- *   property:  LIVE adds the LTL liveness claim (run pan -a -f);
+ *   property:  LIVE adds the LTL liveness claim (run pan -a);
  *              without it: safety (asserts, run pan), or with pan -l
  *              (compiled -DNP) the non-progress-cycle check.
  *   variant:   none = the FIXED protocol; each OLD_* reverts one fix:
  *              OLD_MARK_FULL      summary_mark_full() undo does not wake
- *              OLD_RECOVERY_WAKE  recover_stale() wakes only freed+released
- *              OLD_BATCH_WAKE     alloc_n claims without counting first
+ *              OLD_RECOVERY_WAKE  shpool_recover_stale() wakes only
+ *                                 freed+released
+ *              OLD_BATCH_WAKE     a batch claims without counting first
  *
  * Granularity: every statement that touches shared state is one atomic step
  * and corresponds to one atomic instruction (load, store, CAS, RMW) or one
- * futex system call of the C code; purely local computation is folded into
- * that step. A SIGKILL can fall before any such step of a client, while it
- * sleeps, or after it finished (KP below: an explicit choice at each step,
- * not an `unless' escape, which would defeat Spin's partial order
- * reduction).
+ * FUTEX_WAIT / FUTEX_WAKE system call of the C code; purely local
+ * computation is folded into that step. A SIGKILL can fall before any such
+ * step of a client, while it sleeps, or after it finished (KP below: an
+ * explicit choice at each step, not an `unless' escape, which would defeat
+ * Spin's partial order reduction).
  *
  * Bounds: 2 L0 words of 2 slots each (capacity 4), one summary word with 2
  * bits (nlevels = 2, so find_word() is one load of the top word), 2 or 3
@@ -33,17 +41,17 @@
 #define NW      2               /* L0 bitmap words */
 #define WB      2               /* slots per word */
 #define NS      4               /* capacity */
-#define FULLW   3               /* shpool_full_mask(p, 0, w) */
-#define FULLS   3               /* shpool_full_mask(p, 1, 0) */
+#define FULLW   3               /* shpool_full_mask() of an L0 word */
+#define FULLS   3               /* shpool_full_mask() of the summary word */
 #define NC      3               /* client slots in the arrays */
 #define RID     3               /* the recoverer's process id */
 #define FREEING 8               /* SHPOOL_OWNER_FREEING tag */
 #define NOSLOT  255
-#define NONE    255             /* find_word(): summary says all full */
-#define ALL     255             /* wake(p, UINT64_MAX) */
+#define NONE    255             /* find_word(): the summary says all full */
+#define ALL     255             /* wake() of UINT64_MAX */
 #define EAGAIN  1
 #ifndef MAXROUNDS
-#define MAXROUNDS 3             /* claim(): 2*nwords[0] + 8*nlevels + 16 in C; see README */
+#define MAXROUNDS 3             /* claim() in C: 2*nwords[0] + 8*nlevels + 16; see README */
 #endif
 #ifndef CRASH
 #define CRASH   7               /* clients that may be SIGKILLed (bit mask) */
@@ -77,7 +85,7 @@ byte holder[NS];        /* p+1: slot's bit was set by p's claim, not cleared */
 byte want[NC];          /* what client p is allocating (0: not allocating) */
 byte ftmp;              /* scratch, used only inside atomic steps */
 
-/* A live client sleeps in futex_wait while as many slots as it wants can be
+/* A live client sleeps in FUTEX_WAIT while as many slots as it wants can be
  * claimed: must not last forever (the liveness claim). */
 #define STUCK(p)  (asleep[p] && want[p] > 0 && NFREE >= want[p])
 #define LOST      (STUCK(0) || STUCK(1) || STUCK(2))
@@ -88,22 +96,24 @@ ltl live { []<> !LOST }
 
 /* ---- SIGKILL --------------------------------------------------------- */
 
-/* KP: the option "a SIGKILL arrives here" beside a shared-memory step. At
- * most one client dies per run; the recoverer (me == RID) never does. */
+/* KP: the option "a SIGKILL arrives here", just before the shared-memory
+ * step it stands beside. At most one client dies per run; the recoverer
+ * (me == RID) never does. */
 #define KP :: atomic { ncrash == 0 && me < NC && ((CRASH >> me) & 1) -> ncrash++; goto killed }
 /* Only steps that change shared state (and the futex sleep, and the end of
  * the client) carry a KP: a kill just before a load leaves the same shared
  * state as a kill just after it (the dead process's locals are gone), so
- * "killed before any instruction" is covered exactly. */
+ * "killed before any instruction" is covered exactly. In particular every
+ * crash point of the C code is a KP here; the comments name them. */
 
 /* ---- futex ------------------------------------------------------------ */
 
-/* wake() alloc.c:407: atomic_fetch_add(&wake_seq, 1). The fixed protocol
- * bumps it a bounded number of times in every scenario (the assert proves
- * it), so the model never wraps it and futex_wait cannot be fooled by ABA.
- * OLD_BATCH_WAKE bumps without bound: there it wraps (a wrap can only make
- * a compare succeed and a waiter sleep, i.e. end a wake-up cycle, never
- * create one). */
+/* wake_waiters(): the seq_cst fetch_add of wake_seq. The fixed protocol bumps
+ * it a bounded number of times in every scenario (the assert proves it),
+ * so the model never wraps it and FUTEX_WAIT cannot be fooled by ABA.
+ * OLD_BATCH_WAKE bumps without bound: there it wraps (a wrap can only
+ * make a compare succeed and a waiter sleep, i.e. end a wake-up cycle,
+ * never create one). */
 inline bump_seq()
 {
 	if
@@ -119,9 +129,9 @@ inline bump_seq()
 	fi
 }
 
-/* futex_wake() alloc.c:376-381: wake up to cnt of the enqueued sleepers,
- * any of them (the kernel's order is not ours to rely on). One step: the
- * kernel does it under the futex hash-bucket lock. */
+/* futex_wake(): FUTEX_WAKE of up to cnt of the enqueued sleepers, any of
+ * them (the kernel's order is not ours to rely on). One step: the kernel
+ * does it under the futex hash-bucket lock. */
 inline futex_wake(cnt)
 {
 	if
@@ -139,17 +149,17 @@ inline futex_wake(cnt)
 	fi
 }
 
-/* wake() alloc.c:393-410; ret = 1 if it bumped wake_seq. */
+/* wake(), then wake_waiters(); ret = 1 if it bumped wake_seq. */
 inline wake(cnt, ret)
 {
 	if
 	:: cnt == 0 -> ret = 0
 	:: else ->
 		if
-		:: waiters == 0 -> ret = 0              /* alloc.c:403 seq_cst load */
+		:: waiters == 0 -> ret = 0              /* wake(): seq_cst load of waiters */
 		:: waiters != 0 ->
-			bump_seq();                     /* alloc.c:407 */
-			futex_wake(cnt);                /* alloc.c:408 */
+			bump_seq();                     /* wake_waiters(): bump wake_seq */
+			futex_wake(cnt);                /* wake_waiters(): then wake */
 			ret = 1
 		fi
 	fi
@@ -157,8 +167,8 @@ inline wake(cnt, ret)
 
 /* ---- summary (level 1) ------------------------------------------------ */
 
-/* summary_mark_room() alloc.c:79-92, one level: the fetch_and of the bit
- * (alloc.c:85); there is no level above to go on to. */
+/* summary_mark_room(), one level: the fetch_and of the bit; there is no
+ * level above to go on to. */
 inline summary_mark_room(c)
 {
 	if
@@ -167,19 +177,20 @@ inline summary_mark_room(c)
 	fi
 }
 
-/* summary_mark_full() alloc.c:95-118, one level. */
+/* summary_mark_full(), one level. */
 inline summary_mark_full(c)
 {
 	if
-	:: (summ >> c) & 1 -> skip                      /* alloc.c:103 relaxed look */
+	:: (summ >> c) & 1 -> skip                      /* the relaxed look first */
 	:: ((summ >> c) & 1) == 0 ->
 		if
-		:: summ = summ | (1 << c)               /* alloc.c:106 fetch_or */
+		:: summ = summ | (1 << c)               /* fetch_or */
 		KP
 		fi;
+		/* a kill from here on: crash point "summary.marked" */
 		if
-		:: l0[c] != FULLW ->                    /* alloc.c:107 word_full() */
-			summary_mark_room(c);           /* alloc.c:110 undo */
+		:: l0[c] != FULLW ->                    /* word_full(): the re-check */
+			summary_mark_room(c);           /* the undo */
 #ifndef OLD_MARK_FULL
 			/* FIX 1: a free that came before our bit may have been
 			 * hidden from a waiter by it: wake them all. */
@@ -191,10 +202,11 @@ inline summary_mark_full(c)
 	fi
 }
 
-/* find_word() alloc.c:122-162 with nlevels == 2: one seq_cst load of the
- * top summary word (alloc.c:135); the next word after `from' with room,
- * else wrapping to the first with room, else NONE. A set bit is trusted
- * (the descent loop, alloc.c:151-160, is empty with one summary level). */
+/* find_word() with nlevels == 2: one seq_cst load of the top summary word
+ * (the climb ends at once); the next word after `from' with room, else
+ * wrapping to the first with room, else NONE. A set bit is trusted (the
+ * descent loop, the only place that returns RETRY, is empty with one
+ * summary level). */
 inline find_word(from)
 {
 	atomic {
@@ -213,16 +225,18 @@ inline find_word(from)
 
 /* ---- claiming ----------------------------------------------------------- */
 
-/* claim_in_word() alloc.c:187-232: owner CAS per free bit, then one
- * fetch_or for all of them. k = how many, seen = the word as read. */
+/* claim_in_word(): an owner CAS per free bit, then one fetch_or for all of
+ * them. k = how many, seen = the word as read. claim_pair()'s 16-byte CAS
+ * of two neighbouring records is two CASes here (it only removes the state
+ * between them, which the model's kill points include). */
 inline claim_in_word(w, wk)
 {
-	atomic { seen = l0[w]; room = ~seen & FULLW; got = 0; k = 0 }    /* alloc.c:193 */
+	atomic { seen = l0[w]; room = ~seen & FULLW; got = 0; k = 0 }    /* seq_cst load */
 	do
 	:: room != 0 && k < wk ->
 		atomic { b = LOW2(room); room = room & (room - 1); idx = w * WB + b };
 		if
-		:: atomic {                             /* alloc.c:210 owner CAS 0->self */
+		:: atomic {                             /* owner CAS 0 -> self */
 			if
 			:: owner[idx] == 0 ->
 				owner[idx] = me + 1;
@@ -241,7 +255,7 @@ inline claim_in_word(w, wk)
 	if
 	:: got != 0 ->
 		if
-		:: atomic {                             /* alloc.c:225 fetch_or */
+		:: atomic {                             /* fetch_or of the bits */
 			old = l0[w];
 			l0[w] = old | got;
 			/* no slot has two owners: the bit was not already set
@@ -251,21 +265,22 @@ inline claim_in_word(w, wk)
 			assert(!((got & 2) && holder[w * WB + 1] != 0));
 			if :: got & 1 -> holder[w * WB] = me + 1 :: else fi;
 			if :: got & 2 -> holder[w * WB + 1] = me + 1 :: else fi;
-			old = ((old | got) & FULLW) == FULLW;  /* alloc.c:229 filled it */
+			old = ((old | got) & FULLW) == FULLW;  /* we filled it */
 			got = 0
 		   }
-		KP
+		KP              /* before the fetch_or: crash point "alloc.owner_claimed" */
 		fi;
+		/* a kill from here on: crash point "alloc.bits_set" */
 		if
-		:: old -> old = 0; summary_mark_full(w)   /* alloc.c:230 */
+		:: old -> old = 0; summary_mark_full(w)
 		:: else
 		fi
 	:: else
 	fi
 }
 
-/* claim() alloc.c:263-298: up to `wn' slots from the hint word on; n =
- * how many. The hint ends where the search ended (alloc.c:296). */
+/* claim(): up to `wn' slots from the hint word on; n = how many. The hint
+ * ends where the search ended. */
 inline claim(wn)
 {
 	hw = hint;                                      /* hint_word() */
@@ -274,14 +289,14 @@ inline claim(wn)
 	do
 	:: n < wn && rounds > 0 ->
 		rounds--;
-		claim_in_word(hw, wn - n);              /* alloc.c:273 */
+		claim_in_word(hw, wn - n);
 		n = n + k;
 		if
 		:: n == wn -> k = 0; seen = 0; break
 		:: else
 		fi;
-		/* alloc.c:284-286: lost a race in a word that changed since we
-		 * read it: look at it again */
+		/* lost a race in a word that changed since we read it: look at
+		 * it again */
 		if
 		:: k == 0 && (~seen & FULLW) != 0 ->
 			cont = (l0[hw] != seen)
@@ -292,10 +307,10 @@ inline claim(wn)
 		:: cont -> cont = 0; seen = 0
 		:: else ->
 			if
-			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* alloc.c:289 */
+			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* stale "has room" */
 			:: else -> seen = 0
 			fi;
-			find_word(hw);                  /* alloc.c:290 */
+			find_word(hw);
 			if
 			:: fw == NONE -> fw = 0; break
 			:: else -> hw = fw; fw = 0
@@ -303,17 +318,17 @@ inline claim(wn)
 		fi
 	:: else -> break
 	od;
-	hint = hw;                                      /* alloc.c:296 */
+	hint = hw;                                      /* the thread's hint */
 	k = 0; seen = 0; rounds = 0; hw = 0
 }
 
-/* free_bits() alloc.c:303-338 for one slot s (every free in the model is
- * of one slot: shpool_free, a rollback's shpool_bit_clear, recovery).
- * fr = 1 if the bit was set. */
+/* free_bits() for one slot s (every free in the model is of one slot:
+ * shpool_free(), a rollback's or recovery's shpool_bit_clear()). fr = 1 if
+ * the bit was set. */
 inline free_bits(s, fr)
 {
 	if
-	:: atomic {                                     /* alloc.c:308 fetch_and */
+	:: atomic {                                     /* fetch_and of the bit */
 		old = l0[s / WB];
 		l0[s / WB] = old & ~(1 << (s % WB));
 		fr = (old >> (s % WB)) & 1;
@@ -324,34 +339,34 @@ inline free_bits(s, fr)
 	fi;
 	if
 	:: fr ->
-		hint = s / WB;                          /* alloc.c:336 */
+		hint = s / WB;                          /* the thread's hint */
 		if
-		:: owner[s] = 0                         /* alloc.c:320 seq_cst store */
-		KP
+		:: owner[s] = 0                         /* seq_cst store of the record */
+		KP                                      /* crash point "free.bits_cleared" */
 		fi;
 		if
-		:: old -> old = 0; summary_mark_room(s / WB) /* alloc.c:331 */
+		:: old -> old = 0; summary_mark_room(s / WB)
 		:: else
 		fi
 	:: else -> old = 0
 	fi
 }
 
-/* release_own() alloc.c:519-526: give back an incomplete batch. */
+/* release_own(): give back an incomplete batch. */
 inline release_own()
 {
 	released = 0;
 	do
 	:: outmask != 0 ->
 		atomic { s = LOW4(outmask); outmask = outmask & ~(1 << s) };
-		free_bits(s, r);                        /* alloc.c:524 */
+		free_bits(s, r);                        /* shpool_bit_clear() */
 		released = released + r;
 		s = 0; r = 0
 	:: else -> break
 	od
 }
 
-/* claim_all() alloc.c:528-545: all `wn' slots or none. rc = 0 or EAGAIN. */
+/* claim_all(): all `wn' slots or none. rc = 0 or EAGAIN. */
 inline claim_all(wn)
 {
 	rc = 0;
@@ -372,13 +387,13 @@ inline claim_all(wn)
 #endif
 	if
 	:: rc == 0 ->
-		claim(wn);                              /* alloc.c:531 */
+		claim(wn);
 		if
 		:: n == wn -> n = 0; held = held | outmask; outmask = 0
 		:: else ->
 			n = 0;
-			release_own();                  /* alloc.c:539 */
-			wake(released, wret);           /* alloc.c:540 */
+			release_own();
+			wake(released, wret);
 			bumps = bumps + wret;
 			wret = 0; released = 0;
 			rc = EAGAIN
@@ -387,26 +402,26 @@ inline claim_all(wn)
 	fi
 }
 
-/* alloc_wait() alloc.c:466-516, no deadline. */
+/* alloc_wait(), no deadline (so no timeout path and its last claim). */
 inline alloc_wait(wn)
 {
 	do
 	::
 		bumps = 0; wr = 0;
 		if
-		:: waiters++                            /* alloc.c:482 */
+		:: waiters++                            /* seq_cst fetch_add */
 		KP
 		fi;
 		if
-		:: reg[me]++                            /* alloc.c:486 */
-		KP
+		:: reg[me]++                            /* the entry's count */
+		KP                                      /* crash point "wait.counted" */
 		fi;
-		seq = wake_seq;                         /* alloc.c:487 */
-		claim_all(wn);                          /* alloc.c:489 */
+		seq = wake_seq;                         /* seq_cst load */
+		claim_all(wn);
 		if
 		:: rc == EAGAIN ->
 			if
-			:: atomic {                     /* alloc.c:493 futex_wait */
+			:: atomic {                     /* futex_wait_until(), no deadline */
 				if
 				:: wake_seq == seq + bumps -> asleep[me] = true
 				:: else -> wr = EAGAIN
@@ -418,20 +433,20 @@ inline alloc_wait(wn)
 			if
 			:: wr == 0 ->
 endsleep:			if
-				:: !asleep[me]          /* woken by futex_wake */
-				KP
+				:: !asleep[me]          /* woken by futex_wake() */
+				KP                      /* killed asleep */
 				fi
 			:: else -> wr = 0
 			fi
 		:: else -> seq = 0; bumps = 0
 		fi;
 		if
-		:: reg[me]--                            /* alloc.c:498 */
-		KP
+		:: reg[me]--                            /* out of the registry */
+		KP                      /* after a sleep: crash point "wait.woken" */
 		fi;
 		if
-		:: waiters--                            /* alloc.c:501 */
-		KP
+		:: waiters--                            /* then out of waiters */
+		KP                                      /* crash point "wait.uncounted" */
 		fi;
 		if
 		:: rc != EAGAIN -> break
@@ -440,26 +455,26 @@ endsleep:			if
 	od
 }
 
-/* alloc_slots() alloc.c:547-559 */
+/* alloc_slots() */
 inline alloc_slots(wn)
 {
 	bumps = 0;
-	claim_all(wn);                                  /* alloc.c:551 */
+	claim_all(wn);
 	bumps = 0;
 	if
-	:: rc == EAGAIN -> rc = 0; alloc_wait(wn)       /* alloc.c:554 */
+	:: rc == EAGAIN -> rc = 0; alloc_wait(wn)
 	:: else
 	fi
 }
 
-/* The client's allocation: shpool_alloc() alloc.c:564-582 (fast path
- * claim_in_word() on the hint word, alloc.c:573, then alloc_slots()) for
- * one slot, shpool_alloc_n() alloc.c:589-600 for more. */
+/* The client's allocation: shpool_alloc() (its fast path claim_in_word()
+ * on the hint word, then alloc_slots()) for one slot, shpool_alloc_n() for
+ * more. */
 inline client_alloc(wn)
 {
 	if
 	:: wn == 1 ->
-		claim_in_word(hint, 1);                 /* alloc.c:573 */
+		claim_in_word(hint, 1);                 /* the fast path */
 		seen = 0;
 		if
 		:: k == 1 -> k = 0; held = held | outmask; outmask = 0
@@ -469,9 +484,9 @@ inline client_alloc(wn)
 	fi
 }
 
-/* shpool_free() alloc.c:612-625 of an own slot: free_one() finds its own
- * record (alloc.c:355-358: our own record, so its load is not a step),
- * free_bits(), then freed_n() -> wake(1) (alloc.c:607). */
+/* shpool_free() of an own slot: free_one() finds its own record (its load
+ * is not a step: our own record), free_bits(), then freed_n(), whose crash
+ * point "free.done" is a kill before wake(). */
 inline client_free(s)
 {
 	held = held & ~(1 << s);
@@ -491,7 +506,7 @@ proctype Client(byte me; byte f; byte wn; bool giveback; byte held0)
 	byte outmask, held = held0, nfree, released, s, r, wret;
 	byte rc, bumps, seq, wr;
 
-	/* the thread's hint: seeded per thread (alloc.c:48-61), so any word */
+	/* the thread's hint: seeded per thread (hint_word()), so any word */
 	if :: hint = 0 :: hint = 1 fi;
 	if
 	:: f != NOSLOT -> client_free(f)
@@ -539,12 +554,12 @@ out:
 	skip
 }
 
-/* owner_alive() recovery.c:182: a record's process is alive. */
+/* owner_alive(): a record's process is alive. */
 #define ALIVE(rec)  (((rec) & 7) - 1 == RID || !dead[((rec) & 7) - 1])
 
-/* shpool_recover_stale() recovery.c:254-284, run by a process that does
- * not die, once a client has died (the liveness claims assume that someone
- * runs recovery after a crash; nothing else would free the dead's slots). */
+/* shpool_recover_stale(), run by a process that does not die, once a
+ * client has died (the liveness claims assume that someone runs recovery
+ * after a crash; nothing else would free the dead's slots). */
 proctype Recoverer()
 {
 	byte me = RID;
@@ -552,30 +567,30 @@ proctype Recoverer()
 
 end_idle:
 	dead[0] || dead[1] || dead[2];
-	/* recovery.c:260-271: every slot whose record names a dead process */
-	/* The load (recovery.c:263) and the CAS (recovery.c:207) are one
-	 * step here: a record naming a dead client is written by nobody but
-	 * the recoverer (clients free only their own slots in the model), so
-	 * the CAS cannot fail and nothing can see the state in between; a
-	 * load of a live or 0 record changes nothing. */
+	/* every slot whose record names a dead process */
+	/* The record's load in shpool_recover_stale() and recover_slot()'s
+	 * CAS are one step here: a record naming a dead client is written by
+	 * nobody but the recoverer (clients free only their own slots in the
+	 * model), so the CAS cannot fail and nothing can see the state in
+	 * between; a load of a live or 0 record changes nothing. */
 	do
 	:: idx < NS ->
 		atomic {
 			rec = owner[idx];
 			if
-			:: rec != 0 && !ALIVE(rec) ->           /* recovery.c:266 */
-				owner[idx] = FREEING | (RID + 1)  /* recovery.c:207 CAS */
+			:: rec != 0 && !ALIVE(rec) ->           /* owner_alive() */
+				owner[idx] = FREEING | (RID + 1)  /* recover_slot(): CAS */
 			:: else -> rec = 0
 			fi
 		}
 		if
 		:: rec != 0 ->
-			/* recover_slot() recovery.c:200-217 */
-			free_bits(idx, fr);                     /* recovery.c:211 */
+			/* recover_slot() */
+			free_bits(idx, fr);                     /* shpool_bit_clear() */
 			if
 			:: fr -> freed++
 			:: else ->
-				owner[idx] = 0;                 /* recovery.c:215 */
+				owner[idx] = 0;                 /* a stuck claim's record */
 				released++
 			fi;
 			fr = 0
@@ -585,30 +600,30 @@ end_idle:
 		idx++
 	:: else -> idx = 0; break
 	od;
-	/* shpool_summary_repair() -> summary_walk() alloc.c:776-800 */
+	/* shpool_summary_repair(), i.e. summary_walk() with fix */
 	do
 	:: c < NW ->
-		old = (summ >> c) & 1;                  /* alloc.c:783 */
+		old = (summ >> c) & 1;                  /* the summary bit's load */
 		if
-		:: (l0[c] == FULLW) != old ->           /* alloc.c:784 word_full() */
+		:: (l0[c] == FULLW) != old ->           /* word_full() */
 			if
-			:: old -> old = 0; summary_mark_room(c)   /* alloc.c:797 */
-			:: else -> summary_mark_full(c)           /* alloc.c:795 */
+			:: old -> old = 0; summary_mark_room(c)
+			:: else -> summary_mark_full(c)
 			fi
 		:: else -> old = 0
 		fi;
 		c++
 	:: else -> c = 0; break
 	od;
-	/* recover_waiters() recovery.c:221-253: dead clients' registry
-	 * counts out of `waiters' (the CAS on the entry's `who' is not
-	 * modelled: one recoverer, and entry i belongs to client i) */
+	/* recover_waiters(): dead clients' registry counts out of `waiters'
+	 * (the CAS on the entry's `who' is not modelled: one recoverer, and
+	 * entry i belongs to client i) */
 	do
 	:: c < NC ->
 		if
 		:: dead[c] ->
-			atomic { nn = reg[c]; reg[c] = 0 }      /* recovery.c:241 xchg */
-			atomic {                                /* recovery.c:246-248 CAS loop */
+			atomic { nn = reg[c]; reg[c] = 0 }      /* the count's exchange */
+			atomic {                                /* the waiters CAS loop */
 				waiters = waiters - ((nn < waiters) -> nn : waiters);
 				nn = 0
 			}
@@ -618,7 +633,7 @@ end_idle:
 	:: else -> c = 0; break
 	od;
 #ifdef OLD_RECOVERY_WAKE
-	wake(freed + released, wret);                   /* recovery.c:280 */
+	wake(freed + released, wret);
 #else
 	/* FIX 2+3: whatever it freed, wake every waiter: a free killed
 	 * before its wake(), or a waiter killed after swallowing one, left
