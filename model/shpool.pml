@@ -14,6 +14,7 @@
  *
  * Compile-time switches (spin -a -DNAME shpool.pml):
  *   scenario:  SCEN_FULL | SCEN_RECOV | SCEN_WOKEN | SCEN_BATCH | SCEN_MIX
+ *              | SCEN_STALE | SCEN_PAIR
  *   property:  LIVE adds the LTL liveness claim (run pan -a);
  *              without it: safety (asserts, run pan), or with pan -l
  *              (compiled -DNP) the non-progress-cycle check.
@@ -22,6 +23,10 @@
  *              OLD_RECOVERY_WAKE  shpool_recover_stale() wakes only
  *                                 freed+released
  *              OLD_BATCH_WAKE     a batch claims without counting first
+ *              and one that the code never had (this model, before issue
+ *              28, counted so), showing why a waiter counts claimable slots:
+ *              WAIT_COUNTS_BITS   a waiting batch's room_for() counts clear
+ *                                 bits, not bits clear with owner record 0
  *
  * Granularity: every statement that touches shared state is one atomic step
  * and corresponds to one atomic instruction (load, store, CAS, RMW) or one
@@ -111,14 +116,14 @@ ltl live { []<> !LOST }
 /* wake_waiters(): the seq_cst fetch_add of wake_seq. The fixed protocol bumps
  * it a bounded number of times in every scenario (the assert proves it),
  * so the model never wraps it and FUTEX_WAIT cannot be fooled by ABA.
- * OLD_BATCH_WAKE bumps without bound: there it wraps (a wrap can only
- * make a compare succeed and a waiter sleep, i.e. end a wake-up cycle,
- * never create one). */
+ * OLD_BATCH_WAKE, WAIT_COUNTS_BITS and the PAIR scenario bump without
+ * bound: there it wraps (a wrap can only make a compare succeed and a
+ * waiter sleep, i.e. end a wake-up cycle, never create one). */
 inline bump_seq()
 {
 	if
 	:: atomic {
-#ifdef OLD_BATCH_WAKE
+#if defined(OLD_BATCH_WAKE) || defined(WAIT_COUNTS_BITS) || defined(SCEN_PAIR)
 		wake_seq = (wake_seq + 1) % SEQMAX
 #else
 		assert(wake_seq < SEQMAX - 1);
@@ -369,40 +374,86 @@ inline release_own()
 /* claim_all(): all `wn' slots or none. rc = 0 or EAGAIN. */
 inline claim_all(wn)
 {
+	claim(wn);
+	if
+	:: n == wn -> n = 0; held = held | outmask; outmask = 0
+	:: else ->
+		n = 0;
+		release_own();
+		wake(released, wret);
+		bumps = bumps + wret;
+		wret = 0; released = 0;
+		rc = EAGAIN
+	fi
+}
+
+#ifdef WAIT_COUNTS_BITS
+#define COUNT_CLAIMABLE(waiting) false
+#else
+#define COUNT_CLAIMABLE(waiting) (waiting)
+#endif
+
+/* room_for(): are wn slots free? rc = EAGAIN if not. One seq_cst load per
+ * L0 word, from word 0 on; a first attempt (waiting false) adds the word's
+ * clear bits, a waiter (waiting true) loads the owner record of each clear
+ * bit and counts those that are 0 (claimable: not a claim in progress, nor
+ * one a dead claimant left, nor a free that has not cleared its record
+ * yet). Stops as soon as it found wn. */
+inline room_for(wn, waiting)
+{
+	do
+	:: cw < NW && nfree < wn ->
+		atomic {                                /* the word's seq_cst load */
+			room = ~l0[cw] & FULLW;
+			if
+			:: COUNT_CLAIMABLE(waiting) -> skip
+			:: else -> nfree = nfree + POP2(room); room = 0
+			fi
+		}
+		do
+		:: room != 0 && nfree < wn ->
+			atomic {                        /* a record's seq_cst load */
+				b = LOW2(room);
+				room = room & (room - 1);
+				if
+				:: owner[cw * WB + b] == 0 -> nfree++
+				:: else
+				fi;
+				b = 0
+			}
+		:: else -> room = 0; break
+		od;
+		cw++
+	:: else -> break
+	od;
+	if
+	:: nfree < wn -> rc = EAGAIN
+	:: else
+	fi;
+	nfree = 0; cw = 0
+}
+
+/* claim_all_if_room(): a batch claims only if room_for() (after the
+ * caller read wake_seq) says it can be served. */
+inline claim_all_if_room(wn, waiting)
+{
 	rc = 0;
 #ifndef OLD_BATCH_WAKE
-	/* FIX 4: a batch first counts the free bits (seq_cst loads, after the
-	 * caller read wake_seq) and claims nothing if too few are free. */
+	/* FIX 4: a batch first counts, and claims nothing if too few are
+	 * free. */
 	if
-	:: wn > 1 ->
-		nfree = POP2(~l0[0] & FULLW);
-		nfree = nfree + POP2(~l0[1] & FULLW);
-		if
-		:: nfree < wn -> rc = EAGAIN
-		:: else
-		fi;
-		nfree = 0
+	:: wn > 1 -> room_for(wn, waiting)
 	:: else
 	fi;
 #endif
 	if
-	:: rc == 0 ->
-		claim(wn);
-		if
-		:: n == wn -> n = 0; held = held | outmask; outmask = 0
-		:: else ->
-			n = 0;
-			release_own();
-			wake(released, wret);
-			bumps = bumps + wret;
-			wret = 0; released = 0;
-			rc = EAGAIN
-		fi
+	:: rc == 0 -> claim_all(wn)
 	:: else
 	fi
 }
 
-/* alloc_wait(), no deadline (so no timeout path and its last claim). */
+/* alloc_wait(), no deadline (so no timeout path and its last
+ * claim_all_if_room()). */
 inline alloc_wait(wn)
 {
 	do
@@ -417,7 +468,7 @@ inline alloc_wait(wn)
 		KP                                      /* crash point "wait.counted" */
 		fi;
 		seq = wake_seq;                         /* seq_cst load */
-		claim_all(wn);
+		claim_all_if_room(wn, true);
 		if
 		:: rc == EAGAIN ->
 			if
@@ -459,7 +510,7 @@ endsleep:			if
 inline alloc_slots(wn)
 {
 	bumps = 0;
-	claim_all(wn);
+	claim_all_if_room(wn, false);
 	bumps = 0;
 	if
 	:: rc == EAGAIN -> rc = 0; alloc_wait(wn)
@@ -503,7 +554,7 @@ inline client_free(s)
 proctype Client(byte me; byte f; byte wn; bool giveback; byte held0)
 {
 	byte hint, hw, seen, room, got, k, b, idx, old, n, fw, rounds, cont;
-	byte outmask, held = held0, nfree, released, s, r, wret;
+	byte outmask, held = held0, nfree, cw, released, s, r, wret;
 	byte rc, bumps, seq, wr;
 
 	/* the thread's hint: seeded per thread (hint_word()), so any word */
@@ -531,8 +582,8 @@ progress_got:	want[me] = 0;
 	atomic {
 		hint = 0; hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0;
 		old = 0; n = 0; fw = 0; rounds = 0; cont = 0; outmask = 0; held = 0;
-		nfree = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0;
-		seq = 0; wr = 0
+		nfree = 0; cw = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0;
+		bumps = 0; seq = 0; wr = 0
 	}
 	/* it may die after its work, still holding slots */
 	if
@@ -546,9 +597,9 @@ killed:
 	atomic {
 		dead[me] = true; asleep[me] = false;
 		hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0; old = 0;
-		n = 0; fw = 0; rounds = 0; hint = 0; cont = 0; outmask = 0; held = 0; nfree = 0;
-		released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0; seq = 0;
-		wr = 0
+		n = 0; fw = 0; rounds = 0; hint = 0; cont = 0; outmask = 0; held = 0;
+		nfree = 0; cw = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0;
+		bumps = 0; seq = 0; wr = 0
 	}
 out:
 	skip
@@ -647,6 +698,14 @@ killed:
 out:
 	skip
 }
+/* STALE starts with a dead claimant's record on slot 2 and runs no
+ * recovery: that record stays. */
+#ifdef SCEN_STALE
+#define STALE_REC(s) ((s) == 2 && owner[2] == 3 && holder[2] == 0)
+#else
+#define STALE_REC(s) false
+#endif
+
 /* When nothing can move any more (every client finished or asleep, the
  * recovery done): the segment agrees with what the live clients hold. */
 proctype Quiet()
@@ -662,7 +721,7 @@ end_idle:
 			assert(BIT(s) == (holder[s] != 0));
 			assert(holder[s] == 0 || !dead[holder[s] - 1]);
 			/* no stuck record: held <=> record names the holder */
-			assert(owner[s] == holder[s]);
+			assert(owner[s] == holder[s] || STALE_REC(s));
 			s++
 		:: else -> break
 		od;
@@ -735,10 +794,32 @@ init {
 		run Client(0, NOSLOT, 2, true, 0);           /* B */
 		run Client(1, NOSLOT, 1, true, 0);           /* T */
 		run Client(2, 0, 0, false, 9);               /* U */
+#elif defined(SCEN_STALE)
+		/* Why a waiter counts claimable slots. A process (client
+		 * number 2, dead from the start, so nobody else dies) was
+		 * killed between its owner CAS on slot 2 and its fetch_or,
+		 * and no recovery runs. B1 holds slot 0, B2 slot 1, each
+		 * wants 2 more: 2 bits are clear, 1 slot is claimable. */
+		hold(0, 0); hold(1, 1);
+		owner[2] = 3; dead[2] = true; ncrash = 1;
+		summ = 1;
+		want[0] = 2; want[1] = 2;
+		run Client(0, NOSLOT, 2, false, 1);          /* B1 */
+		run Client(1, NOSLOT, 2, false, 2);          /* B2 */
+#elif defined(SCEN_PAIR)
+		/* A limit of the protocol (see README): B1 holds slot 0, B2
+		 * slot 1, each wants both free slots; each fits, not both. */
+		hold(0, 0); hold(1, 1);
+		summ = 1;
+		want[0] = 2; want[1] = 2;
+		run Client(0, NOSLOT, 2, false, 1);          /* B1 */
+		run Client(1, NOSLOT, 2, false, 2);          /* B2 */
 #else
-#error "define a scenario: SCEN_FULL, SCEN_RECOV, SCEN_WOKEN, SCEN_BATCH or SCEN_MIX"
+#error "define a scenario: SCEN_FULL, SCEN_RECOV, SCEN_WOKEN, SCEN_BATCH, SCEN_MIX, SCEN_STALE or SCEN_PAIR"
 #endif
+#ifndef SCEN_STALE
 		run Recoverer();
+#endif
 		run Quiet()
 	}
 }
