@@ -1,27 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A Promela model of libshpool's allocation / wake-up protocol (src/alloc.c,
- * src/recovery.c) for the Spin model checker. See model/README for what is
- * modelled, what is abstracted, the bounds and how to run it; model/check.sh
- * runs every (scenario, variant, property) combination.
+ * A Promela model of libshpool's allocation / wake-up protocol (the
+ * allocator and the recovery code in src/) for the Spin model checker. See
+ * model/README for what is modelled, what is abstracted, the bounds and how
+ * to run it; model/check.sh runs every (scenario, variant, property)
+ * combination.
+ *
+ * Citations: a step names the C function it stands for, written with its
+ * parentheses, and the crash point of the C code at the same place
+ * (SHPOOL_CRASH_POINT) in double quotes; never a file or a line number.
+ * model/check-refs.pl, which model/check.sh runs first, fails when a cited
+ * function or crash point no longer exists in src/.
  *
  * Compile-time switches (spin -a -DNAME shpool.pml):
  *   scenario:  SCEN_FULL | SCEN_RECOV | SCEN_WOKEN | SCEN_BATCH | SCEN_MIX
- *   property:  LIVE adds the LTL liveness claim (run pan -a -f);
+ *              | SCEN_STALE | SCEN_PAIR
+ *   property:  LIVE adds the LTL liveness claim (run pan -a);
  *              without it: safety (asserts, run pan), or with pan -l
  *              (compiled -DNP) the non-progress-cycle check.
  *   variant:   none = the FIXED protocol; each OLD_* reverts one fix:
  *              OLD_MARK_FULL      summary_mark_full() undo does not wake
- *              OLD_RECOVERY_WAKE  recover_stale() wakes only freed+released
- *              OLD_BATCH_WAKE     alloc_n claims without counting first
+ *              OLD_RECOVERY_WAKE  shpool_recover_stale() wakes only
+ *                                 freed+released
+ *              OLD_BATCH_WAKE     a batch claims without counting first
+ *              and one that the code never had (this model, before issue
+ *              28, counted so), showing why a waiter counts claimable slots:
+ *              WAIT_COUNTS_BITS   a waiting batch's room_for() counts clear
+ *                                 bits, not bits clear with owner record 0
  *
  * Granularity: every statement that touches shared state is one atomic step
  * and corresponds to one atomic instruction (load, store, CAS, RMW) or one
- * futex system call of the C code; purely local computation is folded into
- * that step. A SIGKILL can fall before any such step of a client, while it
- * sleeps, or after it finished (KP below: an explicit choice at each step,
- * not an `unless' escape, which would defeat Spin's partial order
- * reduction).
+ * FUTEX_WAIT / FUTEX_WAKE system call of the C code; purely local
+ * computation is folded into that step. A SIGKILL can fall before any such
+ * step of a client, while it sleeps, or after it finished (KP below: an
+ * explicit choice at each step, not an `unless' escape, which would defeat
+ * Spin's partial order reduction).
  *
  * Bounds: 2 L0 words of 2 slots each (capacity 4), one summary word with 2
  * bits (nlevels = 2, so find_word() is one load of the top word), 2 or 3
@@ -33,17 +46,17 @@
 #define NW      2               /* L0 bitmap words */
 #define WB      2               /* slots per word */
 #define NS      4               /* capacity */
-#define FULLW   3               /* shpool_full_mask(p, 0, w) */
-#define FULLS   3               /* shpool_full_mask(p, 1, 0) */
+#define FULLW   3               /* shpool_full_mask() of an L0 word */
+#define FULLS   3               /* shpool_full_mask() of the summary word */
 #define NC      3               /* client slots in the arrays */
 #define RID     3               /* the recoverer's process id */
 #define FREEING 8               /* SHPOOL_OWNER_FREEING tag */
 #define NOSLOT  255
-#define NONE    255             /* find_word(): summary says all full */
-#define ALL     255             /* wake(p, UINT64_MAX) */
+#define NONE    255             /* find_word(): the summary says all full */
+#define ALL     255             /* wake() of UINT64_MAX */
 #define EAGAIN  1
 #ifndef MAXROUNDS
-#define MAXROUNDS 3             /* claim(): 2*nwords[0] + 8*nlevels + 16 in C; see README */
+#define MAXROUNDS 3             /* claim() in C: 2*nwords[0] + 8*nlevels + 16; see README */
 #endif
 #ifndef CRASH
 #define CRASH   7               /* clients that may be SIGKILLed (bit mask) */
@@ -77,7 +90,7 @@ byte holder[NS];        /* p+1: slot's bit was set by p's claim, not cleared */
 byte want[NC];          /* what client p is allocating (0: not allocating) */
 byte ftmp;              /* scratch, used only inside atomic steps */
 
-/* A live client sleeps in futex_wait while as many slots as it wants can be
+/* A live client sleeps in FUTEX_WAIT while as many slots as it wants can be
  * claimed: must not last forever (the liveness claim). */
 #define STUCK(p)  (asleep[p] && want[p] > 0 && NFREE >= want[p])
 #define LOST      (STUCK(0) || STUCK(1) || STUCK(2))
@@ -88,27 +101,29 @@ ltl live { []<> !LOST }
 
 /* ---- SIGKILL --------------------------------------------------------- */
 
-/* KP: the option "a SIGKILL arrives here" beside a shared-memory step. At
- * most one client dies per run; the recoverer (me == RID) never does. */
+/* KP: the option "a SIGKILL arrives here", just before the shared-memory
+ * step it stands beside. At most one client dies per run; the recoverer
+ * (me == RID) never does. */
 #define KP :: atomic { ncrash == 0 && me < NC && ((CRASH >> me) & 1) -> ncrash++; goto killed }
 /* Only steps that change shared state (and the futex sleep, and the end of
  * the client) carry a KP: a kill just before a load leaves the same shared
  * state as a kill just after it (the dead process's locals are gone), so
- * "killed before any instruction" is covered exactly. */
+ * "killed before any instruction" is covered exactly. In particular every
+ * crash point of the C code is a KP here; the comments name them. */
 
 /* ---- futex ------------------------------------------------------------ */
 
-/* wake() alloc.c:407: atomic_fetch_add(&wake_seq, 1). The fixed protocol
- * bumps it a bounded number of times in every scenario (the assert proves
- * it), so the model never wraps it and futex_wait cannot be fooled by ABA.
- * OLD_BATCH_WAKE bumps without bound: there it wraps (a wrap can only make
- * a compare succeed and a waiter sleep, i.e. end a wake-up cycle, never
- * create one). */
+/* wake_waiters(): the seq_cst fetch_add of wake_seq. The fixed protocol bumps
+ * it a bounded number of times in every scenario (the assert proves it),
+ * so the model never wraps it and FUTEX_WAIT cannot be fooled by ABA.
+ * OLD_BATCH_WAKE, WAIT_COUNTS_BITS and the PAIR scenario bump without
+ * bound: there it wraps (a wrap can only make a compare succeed and a
+ * waiter sleep, i.e. end a wake-up cycle, never create one). */
 inline bump_seq()
 {
 	if
 	:: atomic {
-#ifdef OLD_BATCH_WAKE
+#if defined(OLD_BATCH_WAKE) || defined(WAIT_COUNTS_BITS) || defined(SCEN_PAIR)
 		wake_seq = (wake_seq + 1) % SEQMAX
 #else
 		assert(wake_seq < SEQMAX - 1);
@@ -119,9 +134,9 @@ inline bump_seq()
 	fi
 }
 
-/* futex_wake() alloc.c:376-381: wake up to cnt of the enqueued sleepers,
- * any of them (the kernel's order is not ours to rely on). One step: the
- * kernel does it under the futex hash-bucket lock. */
+/* futex_wake(): FUTEX_WAKE of up to cnt of the enqueued sleepers, any of
+ * them (the kernel's order is not ours to rely on). One step: the kernel
+ * does it under the futex hash-bucket lock. */
 inline futex_wake(cnt)
 {
 	if
@@ -139,17 +154,17 @@ inline futex_wake(cnt)
 	fi
 }
 
-/* wake() alloc.c:393-410; ret = 1 if it bumped wake_seq. */
+/* wake(), then wake_waiters(); ret = 1 if it bumped wake_seq. */
 inline wake(cnt, ret)
 {
 	if
 	:: cnt == 0 -> ret = 0
 	:: else ->
 		if
-		:: waiters == 0 -> ret = 0              /* alloc.c:403 seq_cst load */
+		:: waiters == 0 -> ret = 0              /* wake(): seq_cst load of waiters */
 		:: waiters != 0 ->
-			bump_seq();                     /* alloc.c:407 */
-			futex_wake(cnt);                /* alloc.c:408 */
+			bump_seq();                     /* wake_waiters(): bump wake_seq */
+			futex_wake(cnt);                /* wake_waiters(): then wake */
 			ret = 1
 		fi
 	fi
@@ -157,8 +172,8 @@ inline wake(cnt, ret)
 
 /* ---- summary (level 1) ------------------------------------------------ */
 
-/* summary_mark_room() alloc.c:79-92, one level: the fetch_and of the bit
- * (alloc.c:85); there is no level above to go on to. */
+/* summary_mark_room(), one level: the fetch_and of the bit; there is no
+ * level above to go on to. */
 inline summary_mark_room(c)
 {
 	if
@@ -167,19 +182,20 @@ inline summary_mark_room(c)
 	fi
 }
 
-/* summary_mark_full() alloc.c:95-118, one level. */
+/* summary_mark_full(), one level. */
 inline summary_mark_full(c)
 {
 	if
-	:: (summ >> c) & 1 -> skip                      /* alloc.c:103 relaxed look */
+	:: (summ >> c) & 1 -> skip                      /* the relaxed look first */
 	:: ((summ >> c) & 1) == 0 ->
 		if
-		:: summ = summ | (1 << c)               /* alloc.c:106 fetch_or */
+		:: summ = summ | (1 << c)               /* fetch_or */
 		KP
 		fi;
+		/* a kill from here on: crash point "summary.marked" */
 		if
-		:: l0[c] != FULLW ->                    /* alloc.c:107 word_full() */
-			summary_mark_room(c);           /* alloc.c:110 undo */
+		:: l0[c] != FULLW ->                    /* word_full(): the re-check */
+			summary_mark_room(c);           /* the undo */
 #ifndef OLD_MARK_FULL
 			/* FIX 1: a free that came before our bit may have been
 			 * hidden from a waiter by it: wake them all. */
@@ -191,10 +207,11 @@ inline summary_mark_full(c)
 	fi
 }
 
-/* find_word() alloc.c:122-162 with nlevels == 2: one seq_cst load of the
- * top summary word (alloc.c:135); the next word after `from' with room,
- * else wrapping to the first with room, else NONE. A set bit is trusted
- * (the descent loop, alloc.c:151-160, is empty with one summary level). */
+/* find_word() with nlevels == 2: one seq_cst load of the top summary word
+ * (the climb ends at once); the next word after `from' with room, else
+ * wrapping to the first with room, else NONE. A set bit is trusted (the
+ * descent loop, the only place that returns RETRY, is empty with one
+ * summary level). */
 inline find_word(from)
 {
 	atomic {
@@ -213,16 +230,18 @@ inline find_word(from)
 
 /* ---- claiming ----------------------------------------------------------- */
 
-/* claim_in_word() alloc.c:187-232: owner CAS per free bit, then one
- * fetch_or for all of them. k = how many, seen = the word as read. */
+/* claim_in_word(): an owner CAS per free bit, then one fetch_or for all of
+ * them. k = how many, seen = the word as read. claim_pair()'s 16-byte CAS
+ * of two neighbouring records is two CASes here (it only removes the state
+ * between them, which the model's kill points include). */
 inline claim_in_word(w, wk)
 {
-	atomic { seen = l0[w]; room = ~seen & FULLW; got = 0; k = 0 }    /* alloc.c:193 */
+	atomic { seen = l0[w]; room = ~seen & FULLW; got = 0; k = 0 }    /* seq_cst load */
 	do
 	:: room != 0 && k < wk ->
 		atomic { b = LOW2(room); room = room & (room - 1); idx = w * WB + b };
 		if
-		:: atomic {                             /* alloc.c:210 owner CAS 0->self */
+		:: atomic {                             /* owner CAS 0 -> self */
 			if
 			:: owner[idx] == 0 ->
 				owner[idx] = me + 1;
@@ -241,7 +260,7 @@ inline claim_in_word(w, wk)
 	if
 	:: got != 0 ->
 		if
-		:: atomic {                             /* alloc.c:225 fetch_or */
+		:: atomic {                             /* fetch_or of the bits */
 			old = l0[w];
 			l0[w] = old | got;
 			/* no slot has two owners: the bit was not already set
@@ -251,21 +270,22 @@ inline claim_in_word(w, wk)
 			assert(!((got & 2) && holder[w * WB + 1] != 0));
 			if :: got & 1 -> holder[w * WB] = me + 1 :: else fi;
 			if :: got & 2 -> holder[w * WB + 1] = me + 1 :: else fi;
-			old = ((old | got) & FULLW) == FULLW;  /* alloc.c:229 filled it */
+			old = ((old | got) & FULLW) == FULLW;  /* we filled it */
 			got = 0
 		   }
-		KP
+		KP              /* before the fetch_or: crash point "alloc.owner_claimed" */
 		fi;
+		/* a kill from here on: crash point "alloc.bits_set" */
 		if
-		:: old -> old = 0; summary_mark_full(w)   /* alloc.c:230 */
+		:: old -> old = 0; summary_mark_full(w)
 		:: else
 		fi
 	:: else
 	fi
 }
 
-/* claim() alloc.c:263-298: up to `wn' slots from the hint word on; n =
- * how many. The hint ends where the search ended (alloc.c:296). */
+/* claim(): up to `wn' slots from the hint word on; n = how many. The hint
+ * ends where the search ended. */
 inline claim(wn)
 {
 	hw = hint;                                      /* hint_word() */
@@ -274,14 +294,14 @@ inline claim(wn)
 	do
 	:: n < wn && rounds > 0 ->
 		rounds--;
-		claim_in_word(hw, wn - n);              /* alloc.c:273 */
+		claim_in_word(hw, wn - n);
 		n = n + k;
 		if
 		:: n == wn -> k = 0; seen = 0; break
 		:: else
 		fi;
-		/* alloc.c:284-286: lost a race in a word that changed since we
-		 * read it: look at it again */
+		/* lost a race in a word that changed since we read it: look at
+		 * it again */
 		if
 		:: k == 0 && (~seen & FULLW) != 0 ->
 			cont = (l0[hw] != seen)
@@ -292,10 +312,10 @@ inline claim(wn)
 		:: cont -> cont = 0; seen = 0
 		:: else ->
 			if
-			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* alloc.c:289 */
+			:: seen == FULLW -> seen = 0; summary_mark_full(hw) /* stale "has room" */
 			:: else -> seen = 0
 			fi;
-			find_word(hw);                  /* alloc.c:290 */
+			find_word(hw);
 			if
 			:: fw == NONE -> fw = 0; break
 			:: else -> hw = fw; fw = 0
@@ -303,17 +323,17 @@ inline claim(wn)
 		fi
 	:: else -> break
 	od;
-	hint = hw;                                      /* alloc.c:296 */
+	hint = hw;                                      /* the thread's hint */
 	k = 0; seen = 0; rounds = 0; hw = 0
 }
 
-/* free_bits() alloc.c:303-338 for one slot s (every free in the model is
- * of one slot: shpool_free, a rollback's shpool_bit_clear, recovery).
- * fr = 1 if the bit was set. */
+/* free_bits() for one slot s (every free in the model is of one slot:
+ * shpool_free(), a rollback's or recovery's shpool_bit_clear()). fr = 1 if
+ * the bit was set. */
 inline free_bits(s, fr)
 {
 	if
-	:: atomic {                                     /* alloc.c:308 fetch_and */
+	:: atomic {                                     /* fetch_and of the bit */
 		old = l0[s / WB];
 		l0[s / WB] = old & ~(1 << (s % WB));
 		fr = (old >> (s % WB)) & 1;
@@ -324,89 +344,135 @@ inline free_bits(s, fr)
 	fi;
 	if
 	:: fr ->
-		hint = s / WB;                          /* alloc.c:336 */
+		hint = s / WB;                          /* the thread's hint */
 		if
-		:: owner[s] = 0                         /* alloc.c:320 seq_cst store */
-		KP
+		:: owner[s] = 0                         /* seq_cst store of the record */
+		KP                                      /* crash point "free.bits_cleared" */
 		fi;
 		if
-		:: old -> old = 0; summary_mark_room(s / WB) /* alloc.c:331 */
+		:: old -> old = 0; summary_mark_room(s / WB)
 		:: else
 		fi
 	:: else -> old = 0
 	fi
 }
 
-/* release_own() alloc.c:519-526: give back an incomplete batch. */
+/* release_own(): give back an incomplete batch. */
 inline release_own()
 {
 	released = 0;
 	do
 	:: outmask != 0 ->
 		atomic { s = LOW4(outmask); outmask = outmask & ~(1 << s) };
-		free_bits(s, r);                        /* alloc.c:524 */
+		free_bits(s, r);                        /* shpool_bit_clear() */
 		released = released + r;
 		s = 0; r = 0
 	:: else -> break
 	od
 }
 
-/* claim_all() alloc.c:528-545: all `wn' slots or none. rc = 0 or EAGAIN. */
+/* claim_all(): all `wn' slots or none. rc = 0 or EAGAIN. */
 inline claim_all(wn)
+{
+	claim(wn);
+	if
+	:: n == wn -> n = 0; held = held | outmask; outmask = 0
+	:: else ->
+		n = 0;
+		release_own();
+		wake(released, wret);
+		bumps = bumps + wret;
+		wret = 0; released = 0;
+		rc = EAGAIN
+	fi
+}
+
+#ifdef WAIT_COUNTS_BITS
+#define COUNT_CLAIMABLE(waiting) false
+#else
+#define COUNT_CLAIMABLE(waiting) (waiting)
+#endif
+
+/* room_for(): are wn slots free? rc = EAGAIN if not. One seq_cst load per
+ * L0 word, from word 0 on; a first attempt (waiting false) adds the word's
+ * clear bits, a waiter (waiting true) loads the owner record of each clear
+ * bit and counts those that are 0 (claimable: not a claim in progress, nor
+ * one a dead claimant left, nor a free that has not cleared its record
+ * yet). Stops as soon as it found wn. */
+inline room_for(wn, waiting)
+{
+	do
+	:: cw < NW && nfree < wn ->
+		atomic {                                /* the word's seq_cst load */
+			room = ~l0[cw] & FULLW;
+			if
+			:: COUNT_CLAIMABLE(waiting) -> skip
+			:: else -> nfree = nfree + POP2(room); room = 0
+			fi
+		}
+		do
+		:: room != 0 && nfree < wn ->
+			atomic {                        /* a record's seq_cst load */
+				b = LOW2(room);
+				room = room & (room - 1);
+				if
+				:: owner[cw * WB + b] == 0 -> nfree++
+				:: else
+				fi;
+				b = 0
+			}
+		:: else -> room = 0; break
+		od;
+		cw++
+	:: else -> break
+	od;
+	if
+	:: nfree < wn -> rc = EAGAIN
+	:: else
+	fi;
+	nfree = 0; cw = 0
+}
+
+/* claim_all_if_room(): a batch claims only if room_for() (after the
+ * caller read wake_seq) says it can be served. */
+inline claim_all_if_room(wn, waiting)
 {
 	rc = 0;
 #ifndef OLD_BATCH_WAKE
-	/* FIX 4: a batch first counts the free bits (seq_cst loads, after the
-	 * caller read wake_seq) and claims nothing if too few are free. */
+	/* FIX 4: a batch first counts, and claims nothing if too few are
+	 * free. */
 	if
-	:: wn > 1 ->
-		nfree = POP2(~l0[0] & FULLW);
-		nfree = nfree + POP2(~l0[1] & FULLW);
-		if
-		:: nfree < wn -> rc = EAGAIN
-		:: else
-		fi;
-		nfree = 0
+	:: wn > 1 -> room_for(wn, waiting)
 	:: else
 	fi;
 #endif
 	if
-	:: rc == 0 ->
-		claim(wn);                              /* alloc.c:531 */
-		if
-		:: n == wn -> n = 0; held = held | outmask; outmask = 0
-		:: else ->
-			n = 0;
-			release_own();                  /* alloc.c:539 */
-			wake(released, wret);           /* alloc.c:540 */
-			bumps = bumps + wret;
-			wret = 0; released = 0;
-			rc = EAGAIN
-		fi
+	:: rc == 0 -> claim_all(wn)
 	:: else
 	fi
 }
 
-/* alloc_wait() alloc.c:466-516, no deadline. */
+/* alloc_wait(), no deadline (so no timeout path and its last
+ * claim_all_if_room()). */
 inline alloc_wait(wn)
 {
 	do
 	::
 		bumps = 0; wr = 0;
 		if
-		:: waiters++                            /* alloc.c:482 */
+		:: waiters++                            /* seq_cst fetch_add */
 		KP
 		fi;
 		if
-		:: reg[me]++                            /* alloc.c:486 */
-		KP
+		:: reg[me]++                            /* the entry's count */
+		KP                                      /* crash point "wait.counted" */
 		fi;
-		seq = wake_seq;                         /* alloc.c:487 */
-		claim_all(wn);                          /* alloc.c:489 */
+		seq = wake_seq;                         /* seq_cst load */
+		claim_all_if_room(wn, true);
 		if
 		:: rc == EAGAIN ->
 			if
-			:: atomic {                     /* alloc.c:493 futex_wait */
+			:: atomic {                     /* futex_wait_until(), no deadline */
 				if
 				:: wake_seq == seq + bumps -> asleep[me] = true
 				:: else -> wr = EAGAIN
@@ -418,20 +484,20 @@ inline alloc_wait(wn)
 			if
 			:: wr == 0 ->
 endsleep:			if
-				:: !asleep[me]          /* woken by futex_wake */
-				KP
+				:: !asleep[me]          /* woken by futex_wake() */
+				KP                      /* killed asleep */
 				fi
 			:: else -> wr = 0
 			fi
 		:: else -> seq = 0; bumps = 0
 		fi;
 		if
-		:: reg[me]--                            /* alloc.c:498 */
-		KP
+		:: reg[me]--                            /* out of the registry */
+		KP                      /* after a sleep: crash point "wait.woken" */
 		fi;
 		if
-		:: waiters--                            /* alloc.c:501 */
-		KP
+		:: waiters--                            /* then out of waiters */
+		KP                                      /* crash point "wait.uncounted" */
 		fi;
 		if
 		:: rc != EAGAIN -> break
@@ -440,26 +506,26 @@ endsleep:			if
 	od
 }
 
-/* alloc_slots() alloc.c:547-559 */
+/* alloc_slots() */
 inline alloc_slots(wn)
 {
 	bumps = 0;
-	claim_all(wn);                                  /* alloc.c:551 */
+	claim_all_if_room(wn, false);
 	bumps = 0;
 	if
-	:: rc == EAGAIN -> rc = 0; alloc_wait(wn)       /* alloc.c:554 */
+	:: rc == EAGAIN -> rc = 0; alloc_wait(wn)
 	:: else
 	fi
 }
 
-/* The client's allocation: shpool_alloc() alloc.c:564-582 (fast path
- * claim_in_word() on the hint word, alloc.c:573, then alloc_slots()) for
- * one slot, shpool_alloc_n() alloc.c:589-600 for more. */
+/* The client's allocation: shpool_alloc() (its fast path claim_in_word()
+ * on the hint word, then alloc_slots()) for one slot, shpool_alloc_n() for
+ * more. */
 inline client_alloc(wn)
 {
 	if
 	:: wn == 1 ->
-		claim_in_word(hint, 1);                 /* alloc.c:573 */
+		claim_in_word(hint, 1);                 /* the fast path */
 		seen = 0;
 		if
 		:: k == 1 -> k = 0; held = held | outmask; outmask = 0
@@ -469,9 +535,9 @@ inline client_alloc(wn)
 	fi
 }
 
-/* shpool_free() alloc.c:612-625 of an own slot: free_one() finds its own
- * record (alloc.c:355-358: our own record, so its load is not a step),
- * free_bits(), then freed_n() -> wake(1) (alloc.c:607). */
+/* shpool_free() of an own slot: free_one() finds its own record (its load
+ * is not a step: our own record), free_bits(), then freed_n(), whose crash
+ * point "free.done" is a kill before wake(). */
 inline client_free(s)
 {
 	held = held & ~(1 << s);
@@ -488,10 +554,10 @@ inline client_free(s)
 proctype Client(byte me; byte f; byte wn; bool giveback; byte held0)
 {
 	byte hint, hw, seen, room, got, k, b, idx, old, n, fw, rounds, cont;
-	byte outmask, held = held0, nfree, released, s, r, wret;
+	byte outmask, held = held0, nfree, cw, released, s, r, wret;
 	byte rc, bumps, seq, wr;
 
-	/* the thread's hint: seeded per thread (alloc.c:48-61), so any word */
+	/* the thread's hint: seeded per thread (hint_word()), so any word */
 	if :: hint = 0 :: hint = 1 fi;
 	if
 	:: f != NOSLOT -> client_free(f)
@@ -516,8 +582,8 @@ progress_got:	want[me] = 0;
 	atomic {
 		hint = 0; hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0;
 		old = 0; n = 0; fw = 0; rounds = 0; cont = 0; outmask = 0; held = 0;
-		nfree = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0;
-		seq = 0; wr = 0
+		nfree = 0; cw = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0;
+		bumps = 0; seq = 0; wr = 0
 	}
 	/* it may die after its work, still holding slots */
 	if
@@ -531,20 +597,20 @@ killed:
 	atomic {
 		dead[me] = true; asleep[me] = false;
 		hw = 0; seen = 0; room = 0; got = 0; k = 0; b = 0; idx = 0; old = 0;
-		n = 0; fw = 0; rounds = 0; hint = 0; cont = 0; outmask = 0; held = 0; nfree = 0;
-		released = 0; s = 0; r = 0; wret = 0; rc = 0; bumps = 0; seq = 0;
-		wr = 0
+		n = 0; fw = 0; rounds = 0; hint = 0; cont = 0; outmask = 0; held = 0;
+		nfree = 0; cw = 0; released = 0; s = 0; r = 0; wret = 0; rc = 0;
+		bumps = 0; seq = 0; wr = 0
 	}
 out:
 	skip
 }
 
-/* owner_alive() recovery.c:182: a record's process is alive. */
+/* owner_alive(): a record's process is alive. */
 #define ALIVE(rec)  (((rec) & 7) - 1 == RID || !dead[((rec) & 7) - 1])
 
-/* shpool_recover_stale() recovery.c:254-284, run by a process that does
- * not die, once a client has died (the liveness claims assume that someone
- * runs recovery after a crash; nothing else would free the dead's slots). */
+/* shpool_recover_stale(), run by a process that does not die, once a
+ * client has died (the liveness claims assume that someone runs recovery
+ * after a crash; nothing else would free the dead's slots). */
 proctype Recoverer()
 {
 	byte me = RID;
@@ -552,30 +618,30 @@ proctype Recoverer()
 
 end_idle:
 	dead[0] || dead[1] || dead[2];
-	/* recovery.c:260-271: every slot whose record names a dead process */
-	/* The load (recovery.c:263) and the CAS (recovery.c:207) are one
-	 * step here: a record naming a dead client is written by nobody but
-	 * the recoverer (clients free only their own slots in the model), so
-	 * the CAS cannot fail and nothing can see the state in between; a
-	 * load of a live or 0 record changes nothing. */
+	/* every slot whose record names a dead process */
+	/* The record's load in shpool_recover_stale() and recover_slot()'s
+	 * CAS are one step here: a record naming a dead client is written by
+	 * nobody but the recoverer (clients free only their own slots in the
+	 * model), so the CAS cannot fail and nothing can see the state in
+	 * between; a load of a live or 0 record changes nothing. */
 	do
 	:: idx < NS ->
 		atomic {
 			rec = owner[idx];
 			if
-			:: rec != 0 && !ALIVE(rec) ->           /* recovery.c:266 */
-				owner[idx] = FREEING | (RID + 1)  /* recovery.c:207 CAS */
+			:: rec != 0 && !ALIVE(rec) ->           /* owner_alive() */
+				owner[idx] = FREEING | (RID + 1)  /* recover_slot(): CAS */
 			:: else -> rec = 0
 			fi
 		}
 		if
 		:: rec != 0 ->
-			/* recover_slot() recovery.c:200-217 */
-			free_bits(idx, fr);                     /* recovery.c:211 */
+			/* recover_slot() */
+			free_bits(idx, fr);                     /* shpool_bit_clear() */
 			if
 			:: fr -> freed++
 			:: else ->
-				owner[idx] = 0;                 /* recovery.c:215 */
+				owner[idx] = 0;                 /* a stuck claim's record */
 				released++
 			fi;
 			fr = 0
@@ -585,30 +651,30 @@ end_idle:
 		idx++
 	:: else -> idx = 0; break
 	od;
-	/* shpool_summary_repair() -> summary_walk() alloc.c:776-800 */
+	/* shpool_summary_repair(), i.e. summary_walk() with fix */
 	do
 	:: c < NW ->
-		old = (summ >> c) & 1;                  /* alloc.c:783 */
+		old = (summ >> c) & 1;                  /* the summary bit's load */
 		if
-		:: (l0[c] == FULLW) != old ->           /* alloc.c:784 word_full() */
+		:: (l0[c] == FULLW) != old ->           /* word_full() */
 			if
-			:: old -> old = 0; summary_mark_room(c)   /* alloc.c:797 */
-			:: else -> summary_mark_full(c)           /* alloc.c:795 */
+			:: old -> old = 0; summary_mark_room(c)
+			:: else -> summary_mark_full(c)
 			fi
 		:: else -> old = 0
 		fi;
 		c++
 	:: else -> c = 0; break
 	od;
-	/* recover_waiters() recovery.c:221-253: dead clients' registry
-	 * counts out of `waiters' (the CAS on the entry's `who' is not
-	 * modelled: one recoverer, and entry i belongs to client i) */
+	/* recover_waiters(): dead clients' registry counts out of `waiters'
+	 * (the CAS on the entry's `who' is not modelled: one recoverer, and
+	 * entry i belongs to client i) */
 	do
 	:: c < NC ->
 		if
 		:: dead[c] ->
-			atomic { nn = reg[c]; reg[c] = 0 }      /* recovery.c:241 xchg */
-			atomic {                                /* recovery.c:246-248 CAS loop */
+			atomic { nn = reg[c]; reg[c] = 0 }      /* the count's exchange */
+			atomic {                                /* the waiters CAS loop */
 				waiters = waiters - ((nn < waiters) -> nn : waiters);
 				nn = 0
 			}
@@ -618,7 +684,7 @@ end_idle:
 	:: else -> c = 0; break
 	od;
 #ifdef OLD_RECOVERY_WAKE
-	wake(freed + released, wret);                   /* recovery.c:280 */
+	wake(freed + released, wret);
 #else
 	/* FIX 2+3: whatever it freed, wake every waiter: a free killed
 	 * before its wake(), or a waiter killed after swallowing one, left
@@ -632,6 +698,14 @@ killed:
 out:
 	skip
 }
+/* STALE starts with a dead claimant's record on slot 2 and runs no
+ * recovery: that record stays. */
+#ifdef SCEN_STALE
+#define STALE_REC(s) ((s) == 2 && owner[2] == 3 && holder[2] == 0)
+#else
+#define STALE_REC(s) false
+#endif
+
 /* When nothing can move any more (every client finished or asleep, the
  * recovery done): the segment agrees with what the live clients hold. */
 proctype Quiet()
@@ -647,7 +721,7 @@ end_idle:
 			assert(BIT(s) == (holder[s] != 0));
 			assert(holder[s] == 0 || !dead[holder[s] - 1]);
 			/* no stuck record: held <=> record names the holder */
-			assert(owner[s] == holder[s]);
+			assert(owner[s] == holder[s] || STALE_REC(s));
 			s++
 		:: else -> break
 		od;
@@ -720,10 +794,32 @@ init {
 		run Client(0, NOSLOT, 2, true, 0);           /* B */
 		run Client(1, NOSLOT, 1, true, 0);           /* T */
 		run Client(2, 0, 0, false, 9);               /* U */
+#elif defined(SCEN_STALE)
+		/* Why a waiter counts claimable slots. A process (client
+		 * number 2, dead from the start, so nobody else dies) was
+		 * killed between its owner CAS on slot 2 and its fetch_or,
+		 * and no recovery runs. B1 holds slot 0, B2 slot 1, each
+		 * wants 2 more: 2 bits are clear, 1 slot is claimable. */
+		hold(0, 0); hold(1, 1);
+		owner[2] = 3; dead[2] = true; ncrash = 1;
+		summ = 1;
+		want[0] = 2; want[1] = 2;
+		run Client(0, NOSLOT, 2, false, 1);          /* B1 */
+		run Client(1, NOSLOT, 2, false, 2);          /* B2 */
+#elif defined(SCEN_PAIR)
+		/* A limit of the protocol (see README): B1 holds slot 0, B2
+		 * slot 1, each wants both free slots; each fits, not both. */
+		hold(0, 0); hold(1, 1);
+		summ = 1;
+		want[0] = 2; want[1] = 2;
+		run Client(0, NOSLOT, 2, false, 1);          /* B1 */
+		run Client(1, NOSLOT, 2, false, 2);          /* B2 */
 #else
-#error "define a scenario: SCEN_FULL, SCEN_RECOV, SCEN_WOKEN, SCEN_BATCH or SCEN_MIX"
+#error "define a scenario: SCEN_FULL, SCEN_RECOV, SCEN_WOKEN, SCEN_BATCH, SCEN_MIX, SCEN_STALE or SCEN_PAIR"
 #endif
+#ifndef SCEN_STALE
 		run Recoverer();
+#endif
 		run Quiet()
 	}
 }
