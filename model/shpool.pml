@@ -19,7 +19,7 @@
  *              without it: safety (asserts, run pan), or with pan -l
  *              (compiled -DNP) the non-progress-cycle check.
  *   variant:   none = the FIXED protocol; each OLD_* reverts one fix:
- *              OLD_MARK_FULL      summary_mark_full() undo does not wake
+ *              OLD_MARK_FULL      shpool_summary_mark_full() undo does not wake
  *              OLD_RECOVERY_WAKE  shpool_recover_stale() wakes only
  *                                 freed+released
  *              OLD_BATCH_WAKE     a batch claims without counting first
@@ -37,7 +37,7 @@
  * Spin's partial order reduction).
  *
  * Bounds: 2 L0 words of 2 slots each (capacity 4), one summary word with 2
- * bits (nlevels = 2, so find_word() is one load of the top word), 2 or 3
+ * bits (nlevels = 2, so shpool_find_word() is one load of the top word), 2 or 3
  * client processes, at most one SIGKILL, one recoverer. Why this suffices
  * for the defects is argued per scenario below and in model/README.
  */
@@ -52,8 +52,8 @@
 #define RID     3               /* the recoverer's process id */
 #define FREEING 8               /* SHPOOL_OWNER_FREEING tag */
 #define NOSLOT  255
-#define NONE    255             /* find_word(): the summary says all full */
-#define ALL     255             /* wake() of UINT64_MAX */
+#define NONE    255             /* shpool_find_word(): the summary says all full */
+#define ALL     255             /* shpool_wake() of UINT64_MAX */
 #define EAGAIN  1
 #ifndef MAXROUNDS
 #define MAXROUNDS 3             /* claim() in C: 2*nwords[0] + 8*nlevels + 16; see README */
@@ -113,7 +113,7 @@ ltl live { []<> !LOST }
 
 /* ---- futex ------------------------------------------------------------ */
 
-/* wake_waiters(): the seq_cst fetch_add of wake_seq. The fixed protocol bumps
+/* shpool_wake_waiters(): the seq_cst fetch_add of wake_seq. The fixed protocol bumps
  * it a bounded number of times in every scenario (the assert proves it),
  * so the model never wraps it and FUTEX_WAIT cannot be fooled by ABA.
  * OLD_BATCH_WAKE, WAIT_COUNTS_BITS and the PAIR scenario bump without
@@ -154,17 +154,17 @@ inline futex_wake(cnt)
 	fi
 }
 
-/* wake(), then wake_waiters(); ret = 1 if it bumped wake_seq. */
+/* shpool_wake(), then shpool_wake_waiters(); ret = 1 if it bumped wake_seq. */
 inline wake(cnt, ret)
 {
 	if
 	:: cnt == 0 -> ret = 0
 	:: else ->
 		if
-		:: waiters == 0 -> ret = 0              /* wake(): seq_cst load of waiters */
+		:: waiters == 0 -> ret = 0              /* shpool_wake(): seq_cst load of waiters */
 		:: waiters != 0 ->
-			bump_seq();                     /* wake_waiters(): bump wake_seq */
-			futex_wake(cnt);                /* wake_waiters(): then wake */
+			bump_seq();                     /* shpool_wake_waiters(): bump wake_seq */
+			futex_wake(cnt);                /* shpool_wake_waiters(): then wake */
 			ret = 1
 		fi
 	fi
@@ -172,7 +172,7 @@ inline wake(cnt, ret)
 
 /* ---- summary (level 1) ------------------------------------------------ */
 
-/* summary_mark_room(), one level: the fetch_and of the bit; there is no
+/* shpool_summary_mark_room(), one level: the fetch_and of the bit; there is no
  * level above to go on to. */
 inline summary_mark_room(c)
 {
@@ -182,7 +182,7 @@ inline summary_mark_room(c)
 	fi
 }
 
-/* summary_mark_full(), one level. */
+/* shpool_summary_mark_full(), one level. */
 inline summary_mark_full(c)
 {
 	if
@@ -194,7 +194,7 @@ inline summary_mark_full(c)
 		fi;
 		/* a kill from here on: crash point "summary.marked" */
 		if
-		:: l0[c] != FULLW ->                    /* word_full(): the re-check */
+		:: l0[c] != FULLW ->                    /* shpool_word_full(): the re-check */
 			summary_mark_room(c);           /* the undo */
 #ifndef OLD_MARK_FULL
 			/* FIX 1: a free that came before our bit may have been
@@ -207,7 +207,7 @@ inline summary_mark_full(c)
 	fi
 }
 
-/* find_word() with nlevels == 2: one seq_cst load of the top summary word
+/* shpool_find_word() with nlevels == 2: one seq_cst load of the top summary word
  * (the climb ends at once); the next word after `from' with room, else
  * wrapping to the first with room, else NONE. A set bit is trusted (the
  * descent loop, the only place that returns RETRY, is empty with one
@@ -231,7 +231,7 @@ inline find_word(from)
 /* ---- claiming ----------------------------------------------------------- */
 
 /* claim_in_word(): an owner CAS per free bit, then one fetch_or for all of
- * them. k = how many, seen = the word as read. claim_pair()'s 16-byte CAS
+ * them. k = how many, seen = the word as read. shpool_claim_pair()'s 16-byte CAS
  * of two neighbouring records is two CASes here (it only removes the state
  * between them, which the model's kill points include). */
 inline claim_in_word(w, wk)
@@ -472,7 +472,7 @@ inline alloc_wait(wn)
 		if
 		:: rc == EAGAIN ->
 			if
-			:: atomic {                     /* futex_wait_until(), no deadline */
+			:: atomic {                     /* shpool_futex_wait_until(), no deadline */
 				if
 				:: wake_seq == seq + bumps -> asleep[me] = true
 				:: else -> wr = EAGAIN
@@ -537,7 +537,7 @@ inline client_alloc(wn)
 
 /* shpool_free() of an own slot: free_one() finds its own record (its load
  * is not a step: our own record), free_bits(), then freed_n(), whose crash
- * point "free.done" is a kill before wake(). */
+ * point "free.done" is a kill before shpool_wake(). */
 inline client_free(s)
 {
 	held = held & ~(1 << s);
@@ -605,7 +605,7 @@ out:
 	skip
 }
 
-/* owner_alive(): a record's process is alive. */
+/* shpool_owner_alive(): a record's process is alive. */
 #define ALIVE(rec)  (((rec) & 7) - 1 == RID || !dead[((rec) & 7) - 1])
 
 /* shpool_recover_stale(), run by a process that does not die, once a
@@ -629,7 +629,7 @@ end_idle:
 		atomic {
 			rec = owner[idx];
 			if
-			:: rec != 0 && !ALIVE(rec) ->           /* owner_alive() */
+			:: rec != 0 && !ALIVE(rec) ->           /* shpool_owner_alive() */
 				owner[idx] = FREEING | (RID + 1)  /* recover_slot(): CAS */
 			:: else -> rec = 0
 			fi
@@ -656,7 +656,7 @@ end_idle:
 	:: c < NW ->
 		old = (summ >> c) & 1;                  /* the summary bit's load */
 		if
-		:: (l0[c] == FULLW) != old ->           /* word_full() */
+		:: (l0[c] == FULLW) != old ->           /* shpool_word_full() */
 			if
 			:: old -> old = 0; summary_mark_room(c)
 			:: else -> summary_mark_full(c)
@@ -687,7 +687,7 @@ end_idle:
 	wake(freed + released, wret);
 #else
 	/* FIX 2+3: whatever it freed, wake every waiter: a free killed
-	 * before its wake(), or a waiter killed after swallowing one, left
+	 * before its shpool_wake(), or a waiter killed after swallowing one, left
 	 * sleepers beside free slots. */
 	wake(ALL, wret);
 #endif
@@ -762,7 +762,7 @@ init {
 #elif defined(SCEN_RECOV)
 		/* Defect 2. Full pool; F holds slot 0 only (so a recovery
 		 * after its death frees nothing), W holds the rest and waits
-		 * for one more. F frees slot 0 and may die before wake(). */
+		 * for one more. F frees slot 0 and may die before shpool_wake(). */
 		hold(0, 0); hold(1, 1); hold(1, 2); hold(1, 3);
 		summ = 3;
 		want[1] = 1;
