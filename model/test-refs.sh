@@ -44,9 +44,9 @@ src_with() {
 }
 
 case_ tree 0 '^check-refs: [0-9]+ functions and [0-9]+ crash points' "$here" "$src"
-# summary_mark_full() is cited; rename it in src/ (definition and calls).
-case_ renamed-function 1 'summary_mark_full\(\) is not a function defined' \
-	"$here" "$(src_with fn 's/\bsummary_mark_full(/summary_set_full(/g')"
+# shpool_summary_mark_full() is cited; rename it in src/ (definition and calls).
+case_ renamed-function 1 'shpool_summary_mark_full\(\) is not a function defined' \
+	"$here" "$(src_with fn 's/\bshpool_summary_mark_full(/shpool_summary_set_full(/g')"
 case_ renamed-crash-point 1 'crash point "wait.counted" is not a SHPOOL_CRASH_POINT' \
 	"$here" "$(src_with cp 's/"wait\.counted"/"wait.registered"/')"
 # Only in a comment of src/: futex_wait() (the C function is futex_wait_until()).
