@@ -155,6 +155,9 @@ def test_free_n_bad_items():
         p.free_n([0, -1])
     assert p.used == 2  # nothing freed by a refused call
     assert p.free_n([0, 4, 1]) == 2  # out of range ones are skipped
+    # ... as the docstring says, which also says that a negative one raises.
+    doc = shpool.Pool.free_n.__doc__
+    assert "skipped" in doc and "beyond capacity" in doc and "IndexError for a negative" in doc
 
 
 @pytest.mark.parametrize("n,exc", [(-1, ValueError), (5, ValueError), (HUGE, ValueError),

@@ -46,8 +46,16 @@ def test_help_shows_the_mode_in_octal_and_warns_of_sigbus():
     assert inspect.signature(shpool.Pool).parameters["mode"].default == 0o600
     assert shpool.DEFAULT_MODE == 0o600 and repr(shpool.DEFAULT_MODE) == "0o600"
     assert "SIGBUS" in text and "truncates" in text
-    # The module's own example cleans up after itself.
-    assert "p.unlink()" in shpool.__doc__
+
+
+def test_the_module_docstring_example_runs_and_cleans_up(path):
+    """help(shpool)'s example, run as it is shown (at a test path): it
+    leaves no pool file behind."""
+    lines = [line[4:] for line in shpool.__doc__.splitlines() if line.startswith("    ")]
+    src = "\n".join(lines)
+    assert src.count("/dev/shm/frames") == 1
+    exec(compile(src.replace("/dev/shm/frames", path), "<shpool.__doc__>", "exec"), {})
+    assert not os.path.exists(path)
 
 
 def test_anonymous_raw_pool():
