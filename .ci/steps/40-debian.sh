@@ -81,8 +81,10 @@ expect shpool-tools 'usr/bin/shpool'
 expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/IPC/Shpool\.pm'
 expect libshpool-perl 'usr/lib/[^/]+/perl5/[^/]+/auto/IPC/Shpool/Shpool\.so'
 expect libshpool-perl 'usr/share/man/man3/IPC::Shpool\.3pm(\.gz)?'
-expect python3-shpool 'usr/lib/python3/dist-packages/shpool\.cpython-[^ ]*\.so'
-expect python3-shpool 'usr/lib/python3/dist-packages/shpool\.pyi'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool/_shpool\.cpython-[^ ]*\.so'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool/_shpool\.pyi'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool/py\.typed'
+expect python3-shpool 'usr/lib/python3/dist-packages/shpool-[^/]*\.dist-info/METADATA'
 [ "$fail" = 0 ] || { echo "40-debian: FAILED: packages lack files (above)"; exit 1; }
 
 echo "-- lintian (fails on errors and warnings)"
@@ -109,10 +111,12 @@ perl -MIPC::Shpool -e 'my $p = IPC::Shpool::Str->new(undef, 2, 16);
 echo "-- the Python module from the system python3 (python3-shpool)"
 # From $work, so that no copy in the source tree can be imported instead.
 /usr/bin/python3 - <<'PY'
+import importlib.metadata
 import os
 import shpool
 
 assert shpool.__file__.startswith("/usr/lib/python3/dist-packages/"), shpool.__file__
+assert importlib.metadata.version("shpool") == shpool.__version__, "metadata"
 with shpool.Pool(None, "i64", 4) as p:
     i = p.alloc(timeout=1.0)
     p.set(i, 41)

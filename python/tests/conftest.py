@@ -11,6 +11,12 @@ import pytest
 import shpool
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "timing: asserts how fast something happens; left out of make check "
+        "(python/run-pytest -m 'not timing'), run by CI step 47")
+
+
 @pytest.fixture
 def path():
     """A fresh pool path in /dev/shm, removed after the test."""

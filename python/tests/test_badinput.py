@@ -98,6 +98,32 @@ def test_huge_timeout_is_a_wait_not_an_error():
     assert p.alloc(1e300) is not None
     assert p.alloc(float("inf")) is not None
     assert p.alloc(HUGE) is not None
+    i = p.alloc(10**400)  # beyond a double: for ever, not OverflowError
+    assert i is not None
+    for call in (lambda t: p.alloc_n(1, t), lambda t: p.alloc_set(1, t),
+                 lambda t: p.slot_guard(t), lambda t: p.alloc_async(t).close()):
+        with pytest.raises(ValueError):
+            call(-10**400)
+    p.free(i)
+    i = p.alloc_set(5, 10**400)  # the last free slot
+    assert i is not None
+    p.free(i)
+    assert p.alloc_n(1, 10**400) == [i]
+    p.free(i)
+    with p.slot_guard(10**400) as j:
+        assert j == i
+
+
+def test_huge_timeout_waits_until_a_free():
+    import threading
+    from conftest import wait_for
+    p = pool()
+    held = p.alloc_n(4)
+    t = threading.Thread(target=lambda: (wait_for(lambda: p.stats()["waiters"] == 1),
+                                         p.free(held[2])))
+    t.start()
+    assert p.alloc(10**400) == held[2]
+    t.join(30)
 
 
 @pytest.mark.parametrize("idx,exc", [(-1, IndexError), (4, IndexError), (HUGE, IndexError),
@@ -129,6 +155,9 @@ def test_free_n_bad_items():
         p.free_n([0, -1])
     assert p.used == 2  # nothing freed by a refused call
     assert p.free_n([0, 4, 1]) == 2  # out of range ones are skipped
+    # ... as the docstring says, which also says that a negative one raises.
+    doc = shpool.Pool.free_n.__doc__
+    assert "skipped" in doc and "beyond capacity" in doc and "IndexError for a negative" in doc
 
 
 @pytest.mark.parametrize("n,exc", [(-1, ValueError), (5, ValueError), (HUGE, ValueError),

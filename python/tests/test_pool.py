@@ -13,7 +13,12 @@ from conftest import children, path, wait_for  # noqa: F401 (fixtures)
 
 
 def test_module():
+    import importlib.metadata
     assert shpool.library_version() == shpool.__version__
+    # The package's metadata (a dist-info beside it, made by make or pip)
+    # says the library's version too.
+    assert importlib.metadata.version("shpool") == shpool.__version__
+    assert shpool.Pool.__module__ == "shpool" and shpool._shpool.__name__ == "shpool._shpool"
     assert (shpool.RAW, shpool.I64, shpool.I32, shpool.F64, shpool.STR) == (
         "raw", "i64", "i32", "f64", "str")
     assert shpool.MAX_CAPACITY == 1 << 32
@@ -32,6 +37,25 @@ def test_every_call_is_documented():
     assert str(inspect.signature(shpool.Pool.alloc)) == "(self, /, timeout=None)"
     assert "capacity" in inspect.signature(shpool.Pool).parameters
     assert "Pool(" in shpool.Pool.__doc__ or shpool.Pool.__text_signature__
+
+
+def test_help_shows_the_mode_in_octal_and_warns_of_sigbus():
+    import pydoc
+    text = pydoc.render_doc(shpool.Pool, renderer=pydoc.plaintext)
+    assert "mode=0o600" in text and "mode=384" not in text
+    assert inspect.signature(shpool.Pool).parameters["mode"].default == 0o600
+    assert shpool.DEFAULT_MODE == 0o600 and repr(shpool.DEFAULT_MODE) == "0o600"
+    assert "SIGBUS" in text and "truncates" in text
+
+
+def test_the_module_docstring_example_runs_and_cleans_up(path):
+    """help(shpool)'s example, run as it is shown (at a test path): it
+    leaves no pool file behind."""
+    lines = [line[4:] for line in shpool.__doc__.splitlines() if line.startswith("    ")]
+    src = "\n".join(lines)
+    assert src.count("/dev/shm/frames") == 1
+    exec(compile(src.replace("/dev/shm/frames", path), "<shpool.__doc__>", "exec"), {})
+    assert not os.path.exists(path)
 
 
 def test_anonymous_raw_pool():
@@ -226,17 +250,21 @@ def test_buffer_and_slot_views():
     assert bytes(buf[i * p.stride:i * p.stride + 3]) == b"abc"
     p.set(i, b"xyz")
     assert bytes(v[:3]) == b"xyz"
-    # The pool cannot be unmapped under a view: close refuses.
-    with pytest.raises(BufferError):
-        p.close()
-    buf.release()
-    with pytest.raises(BufferError):
-        p.close()
-    assert p.get(i)[:3] == b"xyz"
-    v.release()
+    assert (buf.format, buf.itemsize, buf.shape) == ("B", 1, (4 * p.stride,))
+    # close() with views alive: closed at once, mapped until the last view
+    # goes (test_close.py has the rest).
+    stride = p.stride
     p.close()
+    assert p.closed
+    with pytest.raises(ValueError, match="closed"):
+        p.get(i)
     with pytest.raises(ValueError):
         p.buffer
+    v[:3] = b"abc"  # the views still work: the mapping is still there
+    assert bytes(buf[i * stride:i * stride + 3]) == b"abc"
+    buf.release()
+    v.release()
+    assert p.closed
 
 
 def test_typed_slot_views():
@@ -252,7 +280,10 @@ def test_typed_slot_views():
     r = shpool.Pool(None, "i32", 2)
     k = r.alloc_set(-9)
     assert r.slot(k).format == "i" and r.slot(k)[0] == -9
-    p.close()  # the views above are released: the with block, and garbage
+    assert r.slot(k).tolist() == [-9] and r.slot(k).nbytes == 4
+    r.slot(k)[0] = 12
+    assert r.get(k) == 12
+    p.close()
 
 
 def test_guard_frees_on_exit():
@@ -358,7 +389,8 @@ def test_stats_check_reset_recover():
     p = shpool.Pool(None, "raw", 8, 8)
     st = p.stats()
     assert set(st) == {"capacity", "elem_size", "used", "available", "waiters", "mmap_size",
-                       "allocs", "frees", "waits", "timeouts", "recoveries", "page_size"}
+                       "allocs", "frees", "waits", "timeouts", "recoveries", "reset_frees",
+                       "page_size"}
     assert st["capacity"] == 8 and st["used"] == 0 and st["mmap_size"] > 0
     p.alloc_n(3)
     st2 = p.stats()
@@ -367,6 +399,9 @@ def test_stats_check_reset_recover():
     assert p.recover_stale() == 0  # all held by this live process
     p.reset()
     assert p.used == 0 and p.check() == []
+    st3 = p.stats()
+    assert st3["reset_frees"] == 3
+    assert st3["allocs"] - st3["frees"] - st3["recoveries"] - st3["reset_frees"] == st3["used"]
 
 
 def test_file_pool_open_and_attach(path):
