@@ -1,49 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The allocator: a lock-free bitmap with a summary tree, and futex blocking.
+ * The allocator: claiming and freeing slots, and waiting for room.
  *
- * A slot is allocated when its bitmap bit is set. Its owner record (one
- * 64-bit word per slot) is the claim token: an allocator first CASes the
- * record from 0 to itself, and only then sets the bit; a free clears the bit
- * first and the record last. So the record is never 0 while the bit is set,
- * and a process that dies between any two steps leaves a record that names
- * it (recovery.c reads these states).
+ * A slot is allocated when its bitmap bit is set (bitmap.c). Its owner
+ * record (one 64-bit word per slot) is the claim token: an allocator first
+ * CASes the record from 0 to itself, and only then sets the bit; a free
+ * clears the bit first and the record last. So the record is never 0 while
+ * the bit is set, and a process that dies between any two steps leaves a
+ * record that names it (recovery.c reads these states).
  *
- * Search: each thread remembers, per pool, the bitmap word it last allocated
- * from or freed into (its hint, seeded per thread so processes start apart). When
- * that word has no room, the summary tree (one "full" bit per word, 64-ary, up to one top
- * word) finds another in O(log64 capacity) loads. Summary bits are hints:
- * whoever fills a word sets its bit and then re-checks the word; whoever
- * empties a full word clears the bit after emptying it. With both sides
- * seq_cst, a set can only survive if no free came after the re-check.
- * (Marking eagerly costs a thread that frees a slot of a full pool and
- * takes it back a round trip through the summary per pair; leaving the
- * mark to the next search would save it, but one search could then have to
- * repair every word of the pool: the bound on a search comes first.)
+ * Search: each thread remembers the bitmap word it last allocated from or
+ * freed into, in the pool it last used (its hint, seeded per thread so
+ * processes start apart). When that word has no room, the summary tree
+ * finds another (shpool_find_word()).
  *
  * Blocking: a waiter registers in `waiters`, reads the futex word
- * `wake_seq`, searches once more, then sleeps on wake_seq. A free that sees
- * waiters bumps wake_seq and wakes as many as it freed. See wake()
- * for why no wake-up is lost.
+ * `wake_seq`, searches once more, then sleeps on wake_seq (alloc_wait()).
+ * A free that sees waiters bumps wake_seq and wakes as many as it freed
+ * (wake.c; shpool_wake() says why no wake-up is lost).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 #include "shpool-internal.h"
-
-#define NONE UINT64_MAX
-#define RETRY (UINT64_MAX - 1)
+#include "cas16.h"
 
 /* This thread's search hint: the L0 word it last allocated from or freed
  * into, and the handle (its serial: never reused, never 0) it is a word of.
@@ -83,118 +67,6 @@ void shpool_test_set_hint(struct shpool *p, uint64_t w)
 }
 #endif
 
-static inline _Atomic uint64_t *level_word(const struct shpool *p, unsigned l, uint64_t w)
-{
-	return l == 0 ? shpool_l0(p, w) : &p->level[l][w];
-}
-
-static bool word_full(const struct shpool *p, unsigned l, uint64_t w)
-{
-	uint64_t m = shpool_full_mask(p, l, w);
-
-	/* seq_cst: this is the re-check of summary_mark_full(); it must come
-	 * after that function's set in the single total order. */
-	return (atomic_load(level_word(p, l, w)) & m) == m;
-}
-
-static inline unsigned wake(struct shpool *p, uint64_t n);
-
-/* Word c of level l-1 has room again: clear its bit in level l, and go up
- * while a word stops being full. */
-static void summary_mark_room(struct shpool *p, unsigned l, uint64_t c)
-{
-	for (; l < p->g.nlevels; l++) {
-		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
-		/* seq_cst RMW: comes after the RMW that emptied the child; pairs
-		 * with the set-then-recheck in summary_mark_full(). */
-		uint64_t old = atomic_fetch_and(&p->level[l][w], ~bit);
-
-		if (!(old & bit) || old != shpool_full_mask(p, l, w))
-			return;
-		c = w;
-	}
-}
-
-/* Word c of level l-1 was seen full: set its bit in level l, re-check the
- * child, and go up while a word becomes full. */
-static void summary_mark_full(struct shpool *p, unsigned l, uint64_t c)
-{
-	for (; l < p->g.nlevels; l++) {
-		uint64_t w = c >> 6, bit = UINT64_C(1) << (c & 63);
-		uint64_t m = shpool_full_mask(p, l, w), old;
-
-		/* A plain look first: the bit is usually set already, and an RMW
-		 * would bounce the line for nothing. */
-		if (atomic_load_explicit(&p->level[l][w], memory_order_relaxed) & bit)
-			return;
-		/* seq_cst RMW: pairs with summary_mark_room(); see word_full(). */
-		old = atomic_fetch_or(&p->level[l][w], bit);
-		SHPOOL_CRASH_POINT("summary.marked");
-		if (!word_full(p, l - 1, c)) {
-			/* A free emptied the child after we saw it full, and may
-			 * have missed our bit: undo. While our bit stood, a
-			 * waiter's last look may have trusted it and skipped that
-			 * free's room, after the free had looked for waiters and
-			 * found none: nobody else will wake it, so we do (all of
-			 * them: this race is rare, and those who find nothing
-			 * sleep again). The fetch_and in summary_mark_room() is
-			 * seq_cst and comes before wake()'s load of `waiters`. */
-			summary_mark_room(p, l, c);
-			wake(p, UINT64_MAX);
-			return;
-		}
-		if ((old & bit) || (old | bit) != m)
-			return;
-		c = w;
-	}
-}
-
-/* An L0 word that the summary says has room: the next one after `from` in
- * index order, wrapping at the top level. NONE when the summary says all
- * are full, RETRY after repairing a stale summary bit. */
-static uint64_t find_word(struct shpool *p, uint64_t from)
-{
-	unsigned top = p->g.nlevels - 1, l;
-	uint64_t c = from;
-
-	if (top == 0)
-		return NONE;
-	/* Climb until a level has a not-full entry after our position. */
-	for (l = 1;; l++) {
-		uint64_t w = c >> 6, pos = c & 63;
-		/* seq_cst loads here and below: a blocked allocator's last look
-		 * must see every free ordered before its registration (see
-		 * wake()); on x86 they are plain loads. */
-		uint64_t room = ~atomic_load(&p->level[l][w]) & shpool_full_mask(p, l, w);
-		uint64_t after = pos == 63 ? 0 : room & (~UINT64_C(0) << (pos + 1));
-
-		if (after) {
-			c = (w << 6) + (uint64_t)__builtin_ctzll(after);
-			break;
-		}
-		if (l == top) {
-			if (!room)
-				return NONE;
-			c = (w << 6) + (uint64_t)__builtin_ctzll(room);
-			break;
-		}
-		c = w;
-	}
-	/* c is a word of level l-1 with room; descend to level 0. */
-	for (; l > 1; l--) {
-		uint64_t room = ~atomic_load(&p->level[l - 1][c]) & shpool_full_mask(p, l - 1, c);
-
-		if (!room) {
-			/* Stale hint (a crash between a fill and its mark, or a
-			 * race we are about to lose): repair, then search again. */
-			summary_mark_full(p, l, c);
-			return RETRY;
-		}
-		c = (c << 6) + (uint64_t)__builtin_ctzll(room);
-	}
-	return c;
-}
-
 static inline __attribute__((always_inline)) void zero_slot(struct shpool *p, uint64_t idx)
 {
 	uint8_t *s = shpool_slot(p, idx);
@@ -214,68 +86,6 @@ static inline uint64_t free_bits(struct shpool *p, uint64_t w, uint64_t bits);
 static int64_t claim_damaged(struct shpool *p, uint64_t w, uint64_t self, uint64_t got,
 			     uint64_t old);
 
-/* ThreadSanitizer cannot see into inline assembly, so it would miss the
- * acquire the pair claim performs and report the claimant's zeroing as a
- * race with the previous owner's use: its builds claim one by one. */
-#if defined(__SANITIZE_THREAD__)
-#define SHPOOL_NO_CAS16 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SHPOOL_NO_CAS16 1
-#endif
-#endif
-
-#if defined(__x86_64__) && !defined(SHPOOL_NO_CAS16)
-/* x86-64's baseline does not promise cmpxchg16b (the first AMD64 CPUs lack
- * it): ask CPUID once. 1 yes, 0 no, -1 not asked yet; relaxed, as every
- * thread that asks gets the same answer. */
-static _Atomic int have_cas16 = -1;
-
-static bool cas16_supported(void)
-{
-	int v = atomic_load_explicit(&have_cas16, memory_order_relaxed);
-
-	if (__builtin_expect(v < 0, 0)) {
-		unsigned a, b, c, d;
-
-		v = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_CMPXCHG16B);
-		atomic_store_explicit(&have_cas16, v, memory_order_relaxed);
-	}
-	return v;
-}
-#endif
-
-/* A batch claims two neighbouring slots' owner records with one 16-byte
- * CAS where the machine has one (x86-64's cmpxchg16b: one locked
- * instruction for two records, where two CASes cost two), when the pair is
- * 16-byte aligned. Both records go from 0 to self at once, or neither: the
- * same claim as two CASes, minus the state between them. false when not
- * both were 0 (the caller then claims them one by one) or when there is no
- * such instruction. seq_cst like the single CAS (a locked instruction). */
-static inline bool claim_pair(struct shpool *p, uint64_t idx, uint64_t self)
-{
-#if defined(__x86_64__) && !defined(SHPOOL_NO_CAS16)
-	_Atomic uint64_t *rec = &p->owner[idx];
-	uint64_t lo = 0, hi = 0;
-	bool ok;
-
-	if (((uintptr_t)rec & 15) || !cas16_supported())
-		return false;
-	SHPOOL_COST_RMW(rec);
-	__asm__ __volatile__("lock cmpxchg16b %1"
-			     : "=@ccz"(ok), "+m"(*(unsigned __int128 *)(void *)rec), "+a"(lo),
-			       "+d"(hi)
-			     : "b"(self), "c"(self)
-			     : "memory");
-	return ok;
-#else
-	(void)p;
-	(void)idx;
-	(void)self;
-	return false;
-#endif
-}
-
 /* Claim up to `want` free slots of L0 word w: owner records first (CAS
  * from 0), then one fetch_or for all their bits. Stores their indices in
  * out; returns how many, or -EUCLEAN on a damaged segment. *seen gets the
@@ -286,7 +96,7 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 {
 	_Atomic uint64_t *word = shpool_l0(p, w);
 	uint64_t mask = shpool_full_mask(p, 0, w);
-	uint64_t v = atomic_load(word); /* seq_cst: see find_word() */
+	uint64_t v = atomic_load(word); /* seq_cst: see shpool_find_word() */
 	uint64_t room = ~v & mask, got = 0, n = 0, old;
 
 	*seen = v;
@@ -298,7 +108,7 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 		 * fetching the (in a big pool, cold) data line now. */
 		if (!(p->g.flags & SHPOOL_NO_ZERO))
 			__builtin_prefetch(shpool_slot(p, idx), 1);
-		if (want - n >= 2 && ((room >> b) & 3) == 3 && claim_pair(p, idx, self)) {
+		if (want - n >= 2 && ((room >> b) & 3) == 3 && shpool_claim_pair(p, idx, self)) {
 			room &= ~(UINT64_C(3) << b);
 			got |= UINT64_C(3) << b;
 			out[n++] = idx;
@@ -330,7 +140,7 @@ claim_in_word(struct shpool *p, uint64_t w, uint64_t self, uint64_t want, uint64
 		return claim_damaged(p, w, self, got, old);
 	SHPOOL_CRASH_POINT("alloc.bits_set");
 	if (((old | got) & mask) == mask && p->g.nlevels > 1)
-		summary_mark_full(p, 1, w);
+		shpool_summary_mark_full(p, 1, w);
 	return (int64_t)n;
 }
 
@@ -389,11 +199,11 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 			continue;
 		if ((seen & shpool_full_mask(p, 0, w)) == shpool_full_mask(p, 0, w) &&
 		    p->g.nlevels > 1)
-			summary_mark_full(p, 1, w); /* repairs a stale "has room" */
-		uint64_t next = find_word(p, w);
-		if (next == NONE)
+			shpool_summary_mark_full(p, 1, w); /* repairs a stale "has room" */
+		uint64_t next = shpool_find_word(p, w);
+		if (next == SHPOOL_WORD_NONE)
 			break;
-		if (next != RETRY)
+		if (next != SHPOOL_WORD_RETRY)
 			w = next;
 	}
 	hint_set(p, w);
@@ -406,7 +216,7 @@ static int claim(struct shpool *p, uint64_t self, uint64_t *out, uint64_t want, 
 static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p, uint64_t w,
 								 uint64_t bits)
 {
-	/* seq_cst: the bit clear is the free; ordered before wake()'s load of
+	/* seq_cst: the bit clear is the free; ordered before shpool_wake()'s load of
 	 * `waiters` and before the summary clear. */
 	uint64_t old = atomic_fetch_and(shpool_l0(p, w), ~bits);
 	uint64_t freed = old & bits, mask = shpool_full_mask(p, 0, w);
@@ -417,21 +227,21 @@ static inline __attribute__((always_inline)) uint64_t free_bits(struct shpool *p
 	if (__builtin_expect(!(freed & (freed - 1)), 1)) {
 		/* seq_cst: release would do for the next owner (everything done
 		 * with the slot happens-before its claim CAS), but this store
-		 * also makes the slot claimable, and wake() must load `waiters`
+		 * also makes the slot claimable, and shpool_wake() must load `waiters`
 		 * only after it: the store-load order a blocked allocator relies
-		 * on (see wake()). One xchg, no fence. */
+		 * on (see shpool_wake()). One xchg, no fence. */
 		atomic_store(&p->owner[(w << p->g.word_shift) + (uint64_t)__builtin_ctzll(freed)], 0);
 	} else {
 		for (uint64_t f = freed; f; f &= f - 1) {
 			uint64_t idx = (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(f);
 			/* release: as above, and the fence below orders them all
-			 * before wake()'s load at once. */
+			 * before shpool_wake()'s load at once. */
 			atomic_store_explicit(&p->owner[idx], 0, memory_order_release);
 		}
 		atomic_thread_fence(memory_order_seq_cst);
 	}
 	if ((old & mask) == mask && p->g.nlevels > 1)
-		summary_mark_room(p, 1, w);
+		shpool_summary_mark_room(p, 1, w);
 	/* This thread's next allocation looks here first (as sbitmap's hint,
 	 * "last allocated or freed"): the word has room and its line is hot
 	 * in our cache. The hint is per thread, so other threads still start
@@ -483,54 +293,6 @@ static inline __attribute__((always_inline)) int free_one(struct shpool *p, uint
 	return -ENOENT;
 }
 
-static void futex_wake(_Atomic uint32_t *addr, int n)
-{
-	/* Not FUTEX_PRIVATE_FLAG: waiters are in other processes. */
-	syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
-}
-
-/* Sleep while *addr == val, until the absolute CLOCK_MONOTONIC deadline
- * (NULL: forever). 0 when woken, else -EAGAIN, -EINTR, -ETIMEDOUT. */
-static int futex_wait_until(_Atomic uint32_t *addr, uint32_t val, const struct timespec *deadline)
-{
-	long r = syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, val, deadline, NULL,
-			 FUTEX_BITSET_MATCH_ANY);
-
-	return r < 0 ? -errno : 0;
-}
-
-/* Returns 1 if it bumped wake_seq (there were waiters), else 0. */
-static __attribute__((noinline)) unsigned wake_waiters(struct shpool *p, uint64_t n);
-
-/* Inlined: a free pays one load here when nobody waits. */
-static inline __attribute__((always_inline)) unsigned wake(struct shpool *p, uint64_t n)
-{
-	if (n == 0)
-		return 0;
-	/* seq_cst load, after the seq_cst stores that freed the slots (bit
-	 * clear, owner record): pairs with the seq_cst fetch_add of `waiters`
-	 * in alloc_wait(), which precedes the waiter's last search. In the
-	 * single total order either that search sees our free, or this load
-	 * sees the waiter. (A fence here would do too, but clang makes it an
-	 * mfence.) */
-	if (atomic_load(&p->st->waiters) == 0)
-		return 0;
-	return wake_waiters(p, n);
-}
-
-static unsigned wake_waiters(struct shpool *p, uint64_t n)
-{
-	/* Bump before waking: a waiter between its wake_seq read and its
-	 * futex_wait() then fails the futex compare and searches again. */
-	atomic_fetch_add(&p->st->wake_seq, 1);
-	futex_wake(&p->st->wake_seq, n > INT_MAX ? INT_MAX : (int)n);
-	return 1;
-}
-
-void shpool_wake(struct shpool *p, uint64_t n)
-{
-	wake(p, n);
-}
 
 /* Claim all n slots or none. 0, -EAGAIN, -EUCLEAN. *bumps counts the
  * wake_seq bumps our own rollback made. */
@@ -560,61 +322,13 @@ static void deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-/* A process's first claim of a registry entry is serialised: two of its
- * threads blocking together would otherwise each miss the other's entry and
- * claim one each, and the registry promises one entry per process (so that
- * shpool_check() and recovery name a dead process once). Process-local, held
- * for one scan of the table; reset in a fork(2) child (shpool_alloc_after_fork()),
- * which may have been forked while another thread held it. */
-static pthread_mutex_t waitreg_claim_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void shpool_alloc_after_fork(void)
-{
-	pthread_mutex_init(&waitreg_claim_lock, NULL);
-	memset(&hint, 0, sizeof(hint));
-}
-
-static struct shpool_waitreg *waitreg_find(struct shpool *p, uint64_t self)
-{
-	struct shpool_waitreg *r = p->st->waitreg;
-
-	for (unsigned i = 0; i < SHPOOL_WAITREG; i++)
-		/* relaxed: only our own claim matters, and we made it (in
-		 * this thread, or in another before the claim lock's release). */
-		if (atomic_load_explicit(&r[i].who, memory_order_relaxed) == self)
-			return &r[i];
-	return NULL;
-}
-
-/* This process's entry in the waiter registry (shpool-internal.h): the one
- * it claimed earlier, else a free one claimed now; NULL if the table is
- * full. */
-static struct shpool_waitreg *waitreg_entry(struct shpool *p, uint64_t self)
-{
-	struct shpool_waitreg *r = p->st->waitreg, *mine = waitreg_find(p, self);
-
-	if (mine)
-		return mine;
-	pthread_mutex_lock(&waitreg_claim_lock);
-	mine = waitreg_find(p, self); /* claimed by another thread meanwhile? */
-	SHPOOL_CRASH_POINT("waitreg.looked");
-	for (unsigned i = 0; !mine && i < SHPOOL_WAITREG; i++) {
-		uint64_t free_entry = 0;
-		/* seq_cst: one process wins an entry. */
-		if (atomic_compare_exchange_strong(&r[i].who, &free_entry, self))
-			mine = &r[i];
-	}
-	pthread_mutex_unlock(&waitreg_claim_lock);
-	return mine;
-}
-
 /* The slow path: sleep on the futex until n slots can be claimed or the
  * deadline passes. A signal runs its handler and the wait goes on to the
  * same absolute deadline, i.e. with the time that is left. */
 static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n, int timeout_ms,
 		      unsigned flags)
 {
-	struct shpool_waitreg *reg = waitreg_entry(p, self);
+	struct shpool_waitreg *reg = shpool_waitreg_entry(p, self);
 	struct timespec deadline;
 	int rc;
 
@@ -627,7 +341,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		int wr = 0;
 
 		/* seq_cst: registers us before our last look; pairs with the
-		 * `waiters` load in wake(). */
+		 * `waiters` load in shpool_wake(). */
 		atomic_fetch_add(&p->st->waiters, 1);
 		SHPOOL_CRASH_POINT("wait.counted");
 		/* seq_cst: after `waiters`, so a death here over-counts. */
@@ -639,7 +353,7 @@ static int alloc_wait(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n
 		/* Sleep only if nobody but our own rollback moved wake_seq:
 		 * any other bump is a free we must look at first. */
 		if (rc == -EAGAIN) {
-			wr = futex_wait_until(&p->st->wake_seq, seq + bumps,
+			wr = shpool_futex_wait_until(&p->st->wake_seq, seq + bumps,
 					      timeout_ms > 0 ? &deadline : NULL);
 			SHPOOL_CRASH_POINT("wait.woken");
 		}
@@ -684,7 +398,7 @@ static uint64_t release_own(struct shpool *p, const uint64_t *idx, uint64_t n)
  * only those whose owner record is 0 too (not a claim in progress, nor one
  * a dead process left); stops at n, so it costs little while there is
  * room. seq_cst loads: a blocked batch's count is its last look, ordered
- * after its registration like find_word()'s (see wake()). */
+ * after its registration like shpool_find_word()'s (see shpool_wake()). */
 static bool room_for(struct shpool *p, uint64_t n, bool claimable)
 {
 	uint64_t found = 0;
@@ -720,7 +434,7 @@ static int claim_all(struct shpool *p, uint64_t self, uint64_t *out, uint64_t n,
 	 * two half-served batches would wait on each other forever. Others
 	 * may have missed those slots while we held them: tell them. */
 	uint64_t released = release_own(p, out, got);
-	*bumps += wake(p, released);
+	*bumps += shpool_wake(p, released);
 	if (released && (p->g.flags & SHPOOL_NOTIFY_ON_FREE))
 		shpool_notify_freed(p, released);
 	return rc < 0 ? rc : -EAGAIN;
@@ -846,7 +560,7 @@ static inline __attribute__((always_inline)) void freed_n(struct shpool *p, uint
 	SHPOOL_CRASH_POINT("free.done");
 	/* Wake first: the counting may have to find this thread a stripe
 	 * (stats.c), which must not stand between the free and its waiters. */
-	wake(p, n);
+	shpool_wake(p, n);
 	if (p->g.flags & SHPOOL_NOTIFY_ON_FREE)
 		shpool_notify_freed(p, n);
 	shpool_stat_add(p, SHPOOL_STAT_FREES, n);
@@ -903,157 +617,32 @@ int64_t shpool_free_n(shpool_t *p, const uint64_t *idx, size_t n)
 	return (int64_t)count;
 }
 
-/* ---- status ----------------------------------------------------------- */
-
-int shpool_is_allocated(shpool_t *p, uint64_t idx)
+pid_t shpool_owner(shpool_t *p, uint64_t idx)
 {
+	uint64_t rec;
 	int rc;
 
 	SHPOOL_CHECK_HANDLE(p);
 	rc = shpool_check_index(p, idx, __func__);
 	if (rc < 0)
 		return rc;
-	return shpool_slot_allocated(p, idx);
-}
-
-/* Derived from the bitmap, never kept as a counter: it cannot drift after a
- * crash, and costs one load per 64 slots (not a contended line per alloc). */
-uint64_t shpool_used(shpool_t *p)
-{
-	uint64_t n = 0;
-
-	if (!p)
+	if (shpool_is_allocated(p, idx) != 1)
 		return 0;
-	for (uint64_t w = 0; w < p->g.nwords[0]; w++)
-		n += (uint64_t)__builtin_popcountll(
-			atomic_load_explicit(shpool_l0(p, w), memory_order_relaxed) &
-			shpool_full_mask(p, 0, w));
-	return n;
+	/* acquire: pairs with the owner claim CAS in claim_in_word(), so we
+	 * read the record of the allocation whose bit we saw (or a later
+	 * one). */
+	rec = atomic_load_explicit(&p->owner[idx], memory_order_acquire);
+	return shpool_owner_pid(rec);
 }
 
-uint64_t shpool_available(shpool_t *p)
+static void after_fork_child(void)
 {
-	return p ? p->g.capacity - shpool_used(p) : 0;
+	/* The child gets a seed of its own (identity.c): its searches must
+	 * not start where its parent's do. */
+	memset(&hint, 0, sizeof(hint));
 }
 
-/* Visit allocated slots ascending; stop at the first non-zero from fn. */
-static int walk(struct shpool *p, int (*fn)(struct shpool *, uint64_t, void *), void *arg)
+static void __attribute__((constructor)) register_fork_handler(void)
 {
-	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
-		/* acquire: fn may read slots whose bit it sees. */
-		uint64_t v = atomic_load_explicit(shpool_l0(p, w), memory_order_acquire) &
-			     shpool_full_mask(p, 0, w);
-
-		for (; v; v &= v - 1) {
-			int r = fn(p, (w << p->g.word_shift) + (uint64_t)__builtin_ctzll(v), arg);
-			if (r)
-				return r;
-		}
-	}
-	return 0;
-}
-
-struct collect {
-	uint64_t *out;
-	size_t max;
-	uint64_t count;
-};
-
-static int collect_one(struct shpool *p, uint64_t idx, void *arg)
-{
-	struct collect *c = arg;
-
-	(void)p;
-	if (c->count < c->max)
-		c->out[c->count] = idx;
-	c->count++;
-	return 0;
-}
-
-int64_t shpool_allocated_slots(shpool_t *p, uint64_t *out, size_t max)
-{
-	struct collect c = { out, max, 0 };
-
-	SHPOOL_CHECK_HANDLE(p);
-	if (max && !out)
-		return shpool_fail(-EINVAL, "shpool_allocated_slots: out is NULL");
-	walk(p, collect_one, &c);
-	return (int64_t)c.count;
-}
-
-int shpool_each_allocated(shpool_t *p, int (*fn)(shpool_t *, uint64_t, void *), void *arg)
-{
-	SHPOOL_CHECK_HANDLE(p);
-	if (!fn)
-		return shpool_fail(-EINVAL, "shpool_each_allocated: fn is NULL");
-	return walk(p, fn, arg);
-}
-
-int shpool_stats(shpool_t *p, shpool_stats_t *out)
-{
-	SHPOOL_CHECK_HANDLE(p);
-	if (!out)
-		return shpool_fail(-EINVAL, "shpool_stats: out is NULL");
-	memset(out, 0, sizeof(*out));
-	out->capacity = p->g.capacity;
-	out->elem_size = p->g.elem_size;
-	out->used = shpool_used(p);
-	out->available = p->g.capacity - out->used;
-	out->waiters = atomic_load_explicit(&p->st->waiters, memory_order_relaxed);
-	out->mmap_size = p->map_size;
-	shpool_stats_sum(p, out);
-	return 0;
-}
-
-/* ---- summary repair and audit (recovery.c) --------------------------- */
-
-/* Walk every summary bit against its child, bottom up. With `fix`, make the
- * hints true (safe during live traffic: both helpers re-check); with `report`,
- * describe each wrong bit. Returns how many were wrong. */
-static uint64_t summary_walk(struct shpool *p, bool fix, FILE *report)
-{
-	uint64_t wrong = 0;
-
-	for (unsigned l = 1; l < p->g.nlevels; l++)
-		for (uint64_t c = 0; c < p->g.nwords[l - 1]; c++) {
-			uint64_t bit = UINT64_C(1) << (c & 63);
-			bool marked = atomic_load(&p->level[l][c >> 6]) & bit;
-			bool full = word_full(p, l - 1, c);
-
-			if (marked == full)
-				continue;
-			wrong++;
-			if (report)
-				fprintf(report, "summary level %u: word %" PRIu64 " of level %u is %s "
-					"but marked %s%s\n", l, c, l - 1, full ? "full" : "not full",
-					marked ? "full" : "not full",
-					marked ? " (its free slots are unreachable)" : " (harmless)");
-			if (fix && full)
-				summary_mark_full(p, l, c);
-			else if (fix)
-				summary_mark_room(p, l, c);
-		}
-	return wrong;
-}
-
-uint64_t shpool_summary_repair(struct shpool *p)
-{
-	return summary_walk(p, true, NULL);
-}
-
-uint64_t shpool_summary_audit(struct shpool *p, FILE *report)
-{
-	uint64_t wrong = 0;
-
-	for (uint64_t w = 0; w < p->g.nwords[0]; w++) {
-		uint64_t v = atomic_load(shpool_l0(p, w)), mask = shpool_full_mask(p, 0, w);
-
-		if (v & ~mask) {
-			wrong++;
-			if (report)
-				fprintf(report, "bitmap word %" PRIu64 ": bits set beyond the last "
-					"slot (0x%" PRIx64 ")\n", w, v & ~mask);
-		}
-	}
-	return wrong + summary_walk(p, false, report);
+	pthread_atfork(NULL, NULL, after_fork_child);
 }

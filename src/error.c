@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Error detail, error text and the library version. */
+/* Errors: the detail behind shpool_last_error(), the text of each code, the
+ * common messages, and the library version. */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,6 +66,18 @@ int shpool_fail(int err, const char *fmt, ...)
 		free(text);
 	errno = saved;
 	return err;
+}
+
+/* The messages of errors raised on many paths, out of line (cold). */
+int shpool_rdonly_error(const char *fn)
+{
+	return shpool_fail(-EROFS, "pool opened read-only (SHPOOL_RDONLY): %s changes it", fn);
+}
+
+int shpool_range_error(const struct shpool *p, uint64_t idx, const char *fn)
+{
+	return shpool_fail(-ERANGE, "%s: slot %" PRIu64 " out of range (capacity %" PRIu64 ")",
+			   fn, idx, p->g.capacity);
 }
 
 const char *shpool_last_error(void)

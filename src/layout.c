@@ -1,6 +1,261 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Layout pins (issue 19): the byte offset and size of every field of every
+ * The segment format, in one place: the layout computed from a pool's
+ * creation parameters, the header written and validated, and the pins that
+ * fix every shared field's offset on every ABI (doc/data-layout.md).
+ *
+ * The header is never trusted: attach recomputes the whole layout from
+ * (kind, capacity, elem_size, flags) and requires every stored field to
+ * match, then uses only its own computed copy.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "shpool-internal.h"
+
+/* ---- kinds ---------------------------------------------------------------- */
+
+/* The one table of kind names: the public lower-case name
+ * (shpool_kind_name()), and the upper-case label error messages use. */
+static const struct {
+	const char *name, *label;
+} kind_names[] = {
+	[SHPOOL_RAW] = { "raw", "RAW" },
+	[SHPOOL_I64] = { "i64", "I64" },
+	[SHPOOL_I32] = { "i32", "I32" },
+	[SHPOOL_F64] = { "f64", "F64" },
+	[SHPOOL_STR] = { "str", "STR" },
+};
+
+static bool kind_known(uint32_t kind)
+{
+	return kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind].name;
+}
+
+const char *shpool_kind_name(shpool_kind kind)
+{
+	return kind_known((uint32_t)kind) ? kind_names[kind].name : NULL;
+}
+
+const char *shpool_kind_label(uint32_t kind)
+{
+	return kind_known(kind) ? kind_names[kind].label : "unknown";
+}
+
+/* ---- the layout ----------------------------------------------------------- */
+
+/* Typed kinds imply their element size; 0 or the natural size is accepted. */
+static int kind_elem_size(shpool_kind kind, uint32_t elem_size, uint32_t *out)
+{
+	uint32_t natural;
+
+	switch (kind) {
+	case SHPOOL_RAW:
+	case SHPOOL_STR:
+		if (elem_size == 0 || elem_size > SHPOOL_MAX_ELEM_SIZE)
+			return shpool_fail(-EINVAL, "%s: elem_size %" PRIu32
+					   " out of range (1..%" PRIu32 ")",
+					   shpool_kind_label(kind), elem_size, SHPOOL_MAX_ELEM_SIZE);
+		*out = elem_size;
+		return 0;
+	case SHPOOL_I64:
+	case SHPOOL_F64:
+		natural = 8;
+		break;
+	case SHPOOL_I32:
+		natural = 4;
+		break;
+	case SHPOOL_ANY_KIND:
+		return shpool_fail(-EINVAL, "SHPOOL_ANY_KIND only attaches: a new pool needs "
+				   "its kind (SHPOOL_RAW, SHPOOL_I64, ...)");
+	default:
+		return shpool_fail(-EINVAL, "unknown pool kind %d", (int)kind);
+	}
+	if (elem_size != 0 && elem_size != natural)
+		return shpool_fail(-EINVAL, "%s: elem_size is implied (%" PRIu32
+				   "); pass 0, not %" PRIu32, shpool_kind_label(kind), natural,
+				   elem_size);
+	*out = natural;
+	return 0;
+}
+
+/* The n lowest bits set, 1 <= n <= 64. */
+static uint64_t low_bits(uint64_t n)
+{
+	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+}
+
+/* Slots of at most a cache line are a power of two (>= 8) so that no slot
+ * straddles a line; larger ones are whole lines. */
+static uint32_t stride_for(uint32_t slot_bytes)
+{
+	uint32_t s = 8;
+
+	if (slot_bytes > SHPOOL_CACHELINE)
+		return (uint32_t)shpool_round_up(slot_bytes, SHPOOL_CACHELINE);
+	while (s < slot_bytes)
+		s <<= 1;
+	return s;
+}
+
+/* Small pools use narrower bitmap words so that their slots still spread
+ * over several cache lines (at least 8 words when capacity allows). */
+static uint32_t word_shift_for(uint64_t capacity)
+{
+	uint32_t shift = 3;
+
+	while (shift < 6 && (capacity >> (shift + 1)) >= 8)
+		shift++;
+	return shift;
+}
+
+int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind, uint64_t capacity,
+			  uint32_t elem_size, uint32_t flags)
+{
+	uint64_t off, data_bytes, nw;
+	uint32_t slot_bytes;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	rc = kind_elem_size(kind, elem_size, &g->elem_size);
+	if (rc < 0)
+		return rc;
+	if (capacity == 0 || capacity > SHPOOL_MAX_CAPACITY)
+		return shpool_fail(-EINVAL, "capacity %" PRIu64 " out of range (1..%" PRIu64 ")",
+				   capacity, SHPOOL_MAX_CAPACITY);
+	if (flags & ~(SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE))
+		return shpool_fail(-EINVAL, "unknown flags 0x%x",
+				   flags & ~(SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE));
+	g->kind = kind;
+	g->capacity = capacity;
+	g->flags = flags;
+	slot_bytes = g->elem_size + (kind == SHPOOL_STR ? SHPOOL_STR_PREFIX : 0);
+	g->stride = stride_for(slot_bytes); /* 8 for every numeric kind */
+	g->word_shift = word_shift_for(capacity);
+
+	nw = (capacity + (UINT64_C(1) << g->word_shift) - 1) >> g->word_shift;
+	g->nwords[0] = nw;
+	g->nlevels = 1;
+	while (nw > 1) {
+		nw = (nw + 63) / 64;
+		g->nwords[g->nlevels++] = nw;
+	}
+	g->word_mask = low_bits(UINT64_C(1) << g->word_shift);
+	g->bit_index_mask = (UINT32_C(1) << g->word_shift) - 1;
+	g->last_mask[0] = low_bits(capacity - ((g->nwords[0] - 1) << g->word_shift));
+	for (uint32_t l = 1; l < g->nlevels; l++)
+		g->last_mask[l] = low_bits(g->nwords[l - 1] - (g->nwords[l] - 1) * 64);
+
+	off = 128;
+	g->off_state = off;
+	off += sizeof(struct shpool_state);
+	g->l0_shift = g->nwords[0] <= SHPOOL_SPREAD_WORDS ? 3 : 0; /* 8 u64s: a line */
+	g->off_level[0] = off;
+	off += shpool_round_up((g->nwords[0] << g->l0_shift) * 8, SHPOOL_CACHELINE);
+	for (uint32_t l = 1; l < g->nlevels; l++) {
+		g->off_level[l] = off;
+		off += shpool_round_up(g->nwords[l] * 8, SHPOOL_CACHELINE);
+	}
+	g->off_owner = off;
+	off += shpool_round_up(capacity * 8, SHPOOL_CACHELINE);
+	/* Page-aligned data, so zero-copy users get aligned buffers. */
+	g->off_data = shpool_round_up(off, SHPOOL_PAGE);
+	/* capacity <= 2^32 and stride <= 2^30 + 64, so this cannot overflow,
+	 * but the check keeps it honest if the limits ever move. */
+	if (__builtin_mul_overflow(capacity, (uint64_t)g->stride, &data_bytes) ||
+	    __builtin_add_overflow(g->off_data, data_bytes, &g->total_size) ||
+	    shpool_round_up(g->total_size, SHPOOL_PAGE) > SHPOOL_MAX_MAPPING)
+		return shpool_fail(-ENOMEM, "pool of %" PRIu64 " slots of %" PRIu32
+				   " bytes is larger than the address space allows (%s: at most "
+				   "%" PRIu64 " bytes)", capacity, g->stride,
+				   sizeof(size_t) < 8 ? "a 32-bit process" : "any mapping",
+				   SHPOOL_MAX_MAPPING);
+	g->total_size = shpool_round_up(g->total_size, SHPOOL_PAGE);
+	return 0;
+}
+
+
+/* ---- the header ------------------------------------------------------------ */
+
+static void header_fill(struct shpool_header *h, const struct shpool_layout *g)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SHPOOL_MAGIC, sizeof(h->magic));
+	h->version = SHPOOL_LAYOUT_VERSION;
+	h->header_size = sizeof(*h);
+	h->kind = g->kind;
+	h->elem_size = g->elem_size;
+	h->capacity = g->capacity;
+	h->flags = g->flags;
+	h->stride = g->stride;
+	h->word_shift = g->word_shift;
+	h->nlevels = g->nlevels;
+	h->off_state = g->off_state;
+	memcpy(h->off_level, g->off_level, sizeof(h->off_level));
+	h->off_owner = g->off_owner;
+	h->off_data = g->off_data;
+	h->total_size = g->total_size;
+}
+
+/* Validate a header read from an untrusted segment of `size` bytes: every
+ * field must equal what the layout computes from kind/capacity/elem_size. */
+int shpool_header_validate(const struct shpool_header *h, uint64_t size, const char *name,
+			   shpool_kind want_kind, uint64_t hpage, struct shpool_layout *g)
+{
+	struct shpool_header expect;
+	int rc;
+
+	if (memcmp(h->magic, SHPOOL_MAGIC, sizeof(h->magic)) != 0)
+		return shpool_fail(-EBADMSG, "%s: not a libshpool segment (bad magic)", name);
+	if (h->version != SHPOOL_LAYOUT_VERSION)
+		return shpool_fail(-EPROTONOSUPPORT, "%s: segment layout version %" PRIu32
+				   ", this library reads version %u", name, h->version,
+				   SHPOOL_LAYOUT_VERSION);
+	if (want_kind == SHPOOL_ANY_KIND && !kind_known(h->kind))
+		return shpool_fail(-EBADMSG, "%s: segment has unknown kind %" PRIu32 " (a newer "
+				   "library's pool, or a damaged header)", name, h->kind);
+	if (want_kind != SHPOOL_ANY_KIND && h->kind != (uint32_t)want_kind)
+		return shpool_fail(-EINVAL, "%s: kind mismatch: segment has %s, asked %s", name,
+				   shpool_kind_label(h->kind), shpool_kind_label(want_kind));
+	rc = shpool_layout_compute(g, (shpool_kind)h->kind, h->capacity, h->elem_size, h->flags);
+	if (rc == -ENOMEM) /* a whole pool, too large for this process to map */
+		return shpool_fail(rc, "%s: %s", name, shpool_last_error());
+	if (rc < 0)
+		return shpool_fail(-EBADMSG, "%s: corrupt header: %s", name, shpool_last_error());
+	header_fill(&expect, g);
+	if (memcmp(&expect, h, sizeof(expect)) != 0)
+		return shpool_fail(-EBADMSG, "%s: corrupt header: stored layout does not match "
+				   "its own geometry", name);
+	/* On hugetlbfs a file is whole huge pages: the layout's size rounded
+	 * up (the header keeps the layout's own size, the same everywhere). */
+	if (size != (hpage ? shpool_round_up(g->total_size, hpage) : g->total_size))
+		return shpool_fail(-EBADMSG, "%s: size mismatch: segment has %" PRIu64
+				   " bytes, its header needs %" PRIu64 "%s (truncated?)",
+				   name, size, g->total_size,
+				   hpage ? " rounded up to whole huge pages" : "");
+	return 0;
+}
+
+void shpool_header_write(uint8_t *base, const struct shpool_layout *g)
+{
+	struct shpool_header h;
+
+	/* The rest of a fresh mapping is zero, which is the empty pool. The
+	 * magic goes last: a reader that takes no initialisation lock (one
+	 * attaching by fd) and finds it finds the whole header. */
+	header_fill(&h, g);
+	memcpy(base + sizeof(h.magic), (const uint8_t *)&h + sizeof(h.magic),
+	       sizeof(h) - sizeof(h.magic));
+	atomic_thread_fence(memory_order_release);
+	memcpy(base, h.magic, sizeof(h.magic));
+}
+
+
+/* ---- layout pins ----------------------------------------------------------- */
+
+/*
+ * Layout pins: the byte offset and size of every field of every
  * structure that lives in the shared segment, checked at compile time on
  * every architecture the library is built for.
  *
@@ -18,12 +273,9 @@
  * doc/data-layout.md ("The header and the shared state") and
  * SHPOOL_LAYOUT_VERSION are changed with it.
  *
- * This file has no code: only _Static_asserts. The numbers are the
- * documented layout, written out, never derived from the structs.
+ * The pins are only _Static_asserts: the numbers are the documented
+ * layout, written out, never derived from the structs.
  */
-#include <stddef.h>
-
-#include "shpool-internal.h"
 
 /* Field F of struct S: at byte OFF, SIZE bytes long. */
 #define PIN(S, F, OFF, SIZE)                                                       \
@@ -96,7 +348,7 @@ _Static_assert(_Alignof(struct shpool_state) <= SHPOOL_CACHELINE &&
 
 /* ---- bitmap, summary levels, owner records: arrays of 64-bit words ------ */
 /* An owner record: pid in bits 0-21, a 2-bit tag in 22-23, start time in
- * 24-63 (recovery.c). */
+ * 24-63 (identity.c). */
 _Static_assert(SHPOOL_OWNER_PID_BITS == 22 && SHPOOL_OWNER_TAG_SHIFT == 22 &&
 	       SHPOOL_OWNER_START_SHIFT == 24, "owner record bit fields");
 

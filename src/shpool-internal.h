@@ -51,7 +51,7 @@ _Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic u64 must be 8 bytes");
  *   off_level[1..]    summary levels: bit j of level l set = word j of
  *                     level l-1 is full (a hint, repaired when stale);
  *                     packed 64 per word, the top level is one word
- *   off_owner         one 64-bit owner record per slot (see recovery.c)
+ *   off_owner         one 64-bit owner record per slot (see identity.c)
  *   off_data          capacity slots of `stride` bytes
  *
  * The header is never trusted: attach recomputes the whole layout from
@@ -105,7 +105,7 @@ enum shpool_stat {
  * stats.c) and keeps it for life; a new owner goes on adding to the counts
  * already there, which are never moved or reset, so a dead thread's counts
  * stay counted. shpool_stats() sums every stripe and the overflow stripe.
- * `who` packs the owning thread's identity (thread_id() in stats.c):
+ * `who` packs the owning thread's identity (shpool_thread_id() in identity.c):
  * kernel TID, PID and the thread's start time, so a recycled TID or PID
  * is another owner. */
 struct shpool_stripe {
@@ -116,7 +116,8 @@ struct shpool_stripe {
 _Static_assert(sizeof(struct shpool_stripe) == SHPOOL_CACHELINE, "one line");
 
 /* Who is counted in `waiters`: one entry per process that has blocked in
- * this pool (its threads' first claims are serialised: alloc.c), claimed for good (until recovery finds the process dead) so
+ * this pool (its threads' first claims are serialised: wake.c), claimed for
+ * good (until recovery finds the process dead) so
  * that no count can move to another process. A process counts itself in
  * `waiters` first and here second, and leaves in the other order: a death
  * in between leaves `waiters` one too high (a spare wake-up), never too
@@ -237,7 +238,7 @@ static inline uint8_t *shpool_slot(const struct shpool *p, uint64_t idx)
 }
 
 /* I64, I32 and F64 slots are always 8 bytes apart (stride_for() in
- * segment.c rounds up to 8): a shift rather than a multiply on the typed
+ * layout.c rounds up to 8): a shift rather than a multiply on the typed
  * fast path. */
 #define SHPOOL_NUMERIC_STRIDE 8u
 static inline uint8_t *shpool_numeric_slot(const struct shpool *p, uint64_t idx)
@@ -245,7 +246,32 @@ static inline uint8_t *shpool_numeric_slot(const struct shpool *p, uint64_t idx)
 	return p->data + idx * SHPOOL_NUMERIC_STRIDE;
 }
 
-/* ---- errors (error.c) ---- */
+/*
+ * ---- The modules, in the order they depend on each other ---------------
+ *
+ * Each section below declares what one file gives the others. A file calls
+ * only into the files listed above it, so no two files call each other:
+ *
+ *   error.c     shpool_last_error()'s detail, error texts, common messages
+ *   layout.c    the segment format: layout, header, field pins
+ *   pages.c     huge pages and pre-faulting
+ *   identity.c  owner records and thread identities; who is alive (/proc)
+ *   wake.c      the futex word and the waiter registry
+ *   bitmap.c    the bitmap and summary tree; the status calls
+ *   stats.c     the statistics stripes and shpool_stats()
+ *   notify.c    the per-handle eventfd
+ *   segment.c   handles and mappings; anonymous, memfd and fd-attached pools
+ *   file.c      file pools: by path, publishing, adopting empty files
+ *   alloc.c     claiming and freeing slots; waiting for room
+ *   recovery.c  recover_stale, reset, check
+ *   typed.c     reading and writing slots (raw, typed, string)
+ *   guard.c     guards
+ *   testing.c   crash and fault points (the test build only)
+ *
+ * doc/internals.md draws the same picture, with where tests live.
+ */
+
+/* ---- error.c ---- */
 /* Record a detail for shpool_last_error() and return err (a -errno). */
 SHPOOL_HIDDEN int shpool_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -256,12 +282,6 @@ SHPOOL_HIDDEN int shpool_fail(int err, const char *fmt, ...)
 			return shpool_fail(-EINVAL, "%s: NULL pool handle", __func__); \
 	} while (0)
 
-/* ---- segment.c ---- */
-SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind,
-					uint64_t capacity, uint32_t elem_size,
-					uint32_t flags);
-/* "RAW", "I64", ... for messages; "unknown" for anything else. */
-SHPOOL_HIDDEN const char *shpool_kind_label(uint32_t kind);
 /* -EROFS: fn would change a pool attached with SHPOOL_RDONLY. */
 SHPOOL_HIDDEN int shpool_rdonly_error(const char *fn) __attribute__((cold, noinline));
 static inline bool shpool_readonly(const struct shpool *p)
@@ -281,6 +301,35 @@ static inline int shpool_check_index(const struct shpool *p, uint64_t idx, const
 {
 	return __builtin_expect(idx < p->g.capacity, 1) ? 0 : shpool_range_error(p, idx, fn);
 }
+
+/* ---- layout.c ---- */
+#define SHPOOL_PAGE 4096u
+/* No mapping larger than this: beyond any x86-64/arm64 user address space;
+ * in a 32-bit process, whatever its size_t (the length mmap(2) takes) can
+ * hold, in whole pages. A larger 64-bit size would reach mmap cut short. */
+#define SHPOOL_MAX_MAPPING_64 (UINT64_C(1) << 46)
+#define SHPOOL_MAX_MAPPING                                                    \
+	((uint64_t)SIZE_MAX < SHPOOL_MAX_MAPPING_64 ? (uint64_t)SIZE_MAX - SHPOOL_PAGE + 1 \
+						    : SHPOOL_MAX_MAPPING_64)
+static inline uint64_t shpool_round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+/* The layout of a pool with these creation parameters, or -EINVAL/-ENOMEM
+ * with the detail set. */
+SHPOOL_HIDDEN int shpool_layout_compute(struct shpool_layout *g, shpool_kind kind,
+					uint64_t capacity, uint32_t elem_size,
+					uint32_t flags);
+/* "RAW", "I64", ... for messages; "unknown" for anything else. */
+SHPOOL_HIDDEN const char *shpool_kind_label(uint32_t kind);
+/* Validate a header read from an untrusted segment of `size` bytes (name:
+ * for messages; hpage: its huge page size or 0): every field must equal what
+ * the layout computes from kind/capacity/elem_size; *g gets that layout. */
+SHPOOL_HIDDEN int shpool_header_validate(const struct shpool_header *h, uint64_t size,
+					 const char *name, shpool_kind want_kind,
+					 uint64_t hpage, struct shpool_layout *g);
+/* Write g's header into a fresh (zeroed) mapping, the magic last. */
+SHPOOL_HIDDEN void shpool_header_write(uint8_t *base, const struct shpool_layout *g);
 
 /* ---- pages.c: huge pages and pre-faulting ---- */
 /* Creation flags about this process's mapping, never recorded. */
@@ -305,7 +354,7 @@ SHPOOL_HIDDEN void shpool_thp_advise(void *base, uint64_t size);
 SHPOOL_HIDDEN int shpool_populate(uint8_t *base, uint64_t size, uint64_t page, bool rdonly,
 				  const char *name);
 
-/* ---- identity (recovery.c): who this process is, beyond its PID ---- */
+/* ---- identity.c: who this process (or thread) is, and who is alive ---- */
 /* An owner record: pid in bits 0-21, a 2-bit tag, start time in 24-63. */
 #define SHPOOL_OWNER_PID_BITS 22
 #define SHPOOL_OWNER_PID_MASK ((UINT64_C(1) << SHPOOL_OWNER_PID_BITS) - 1)
@@ -313,11 +362,6 @@ SHPOOL_HIDDEN int shpool_populate(uint8_t *base, uint64_t size, uint64_t page, b
 #define SHPOOL_OWNER_FREEING (UINT64_C(1) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_TAG_MASK (UINT64_C(3) << SHPOOL_OWNER_TAG_SHIFT)
 #define SHPOOL_OWNER_START_SHIFT 24
-/* Read a /proc stat file (/proc/PID/stat, /proc/PID/task/TID/stat): the
- * state letter and the start time in clock ticks since boot, in the host's
- * time namespace (taken off this process's own boottime offset, so that
- * processes in different time namespaces agree). -errno if unreadable. */
-SHPOOL_HIDDEN int shpool_proc_stat_at(const char *path, char *state, uint64_t *start);
 /* This process's owner record: cached, dropped in a fork(2) child. */
 SHPOOL_HIDDEN extern _Atomic uint64_t shpool_self_record;
 SHPOOL_HIDDEN uint64_t shpool_self_slow(void);
@@ -333,11 +377,6 @@ static inline pid_t shpool_owner_pid(uint64_t rec)
 {
 	return (pid_t)(rec & SHPOOL_OWNER_PID_MASK);
 }
-/* Same process, ignoring the tag bits. */
-static inline bool shpool_owner_same(uint64_t a, uint64_t b)
-{
-	return ((a ^ b) & ~SHPOOL_OWNER_TAG_MASK) == 0;
-}
 /* A per-thread small random number: where this thread starts searching.
  * 0 until computed (again after fork). */
 SHPOOL_HIDDEN extern SHPOOL_FAST_TLS uint32_t shpool_seed;
@@ -349,21 +388,101 @@ static inline uint32_t shpool_thread_seed(void)
 	return __builtin_expect(s != 0, 1) ? s : shpool_seed_slow();
 }
 
-/* ---- alloc.c, shared with recovery.c ---- */
-/* Clear slot idx's bitmap bit and fix the summary; returns the old bit. */
-SHPOOL_HIDDEN bool shpool_bit_clear(struct shpool *p, uint64_t idx);
-/* Wake up to n blocked allocators (free paths call it after freeing). */
-SHPOOL_HIDDEN void shpool_wake(struct shpool *p, uint64_t n);
-/* Reset process-local state in a fork(2) child (recovery.c's atfork). */
-SHPOOL_HIDDEN void shpool_alloc_after_fork(void);
+/* Is the process an owner record names alive? A small cache for one pass
+ * (many slots share few owners); zero-initialise it. This process is
+ * always alive. When /proc cannot tell, yes. */
+struct shpool_liveness {
+	uint64_t rec[64];
+	uint8_t alive[64];
+};
+SHPOOL_HIDDEN bool shpool_owner_alive(struct shpool_liveness *c, uint64_t rec);
+/* Is the live process an owner record names one that maps no part of p
+ * (it exec'd, or closed every handle)? Where /proc/PID/maps cannot tell,
+ * no. A small cache for one pass; zero-initialise it. */
+struct shpool_segment_id {
+	unsigned long major, minor;
+	unsigned long long ino;
+};
+struct shpool_unmapped {
+	bool known; /* seg is valid */
+	struct shpool_segment_id seg;
+	pid_t pid[16];
+	int8_t unmapped[16]; /* 1 unmapped, 0 maps it or cannot tell */
+};
+SHPOOL_HIDDEN bool shpool_owner_unmapped(const struct shpool *p, struct shpool_unmapped *c,
+					 uint64_t rec);
+/* This thread's identity for the statistics stripes (TID, PID, start time;
+ * never 0), and whether the thread such an identity names is gone for good
+ * (when /proc cannot tell, no). */
+SHPOOL_HIDDEN uint64_t shpool_thread_id(void);
+SHPOOL_HIDDEN bool shpool_thread_gone(uint64_t id);
+
+/* ---- wake.c ---- */
+SHPOOL_HIDDEN unsigned shpool_wake_waiters(struct shpool *p, uint64_t n);
+/* Wake up to n blocked allocators; free paths call it after freeing.
+ * Returns 1 if it bumped wake_seq (there were waiters), else 0. Inline: a
+ * free pays one load here when nobody waits. */
+static inline __attribute__((always_inline)) unsigned shpool_wake(struct shpool *p, uint64_t n)
+{
+	if (n == 0)
+		return 0;
+	/* seq_cst load, after the seq_cst stores that freed the slots (bit
+	 * clear, owner record): pairs with the seq_cst fetch_add of `waiters`
+	 * in alloc_wait() (alloc.c), which precedes the waiter's last search.
+	 * In the single total order either that search sees our free, or this
+	 * load sees the waiter. (A fence here would do too, but clang makes
+	 * it an mfence.) */
+	if (atomic_load(&p->st->waiters) == 0)
+		return 0;
+	return shpool_wake_waiters(p, n);
+}
+struct timespec;
+/* Sleep while *addr == val, until the absolute CLOCK_MONOTONIC deadline
+ * (NULL: forever). 0 when woken, else -EAGAIN, -EINTR, -ETIMEDOUT. */
+SHPOOL_HIDDEN int shpool_futex_wait_until(_Atomic uint32_t *addr, uint32_t val,
+					  const struct timespec *deadline);
+/* This process's entry in the waiter registry: the one it claimed earlier,
+ * else a free one claimed now; NULL if the table is full. */
+SHPOOL_HIDDEN struct shpool_waitreg *shpool_waitreg_entry(struct shpool *p, uint64_t self);
+
+/* ---- bitmap.c ---- */
+static inline _Atomic uint64_t *shpool_level_word(const struct shpool *p, unsigned l, uint64_t w)
+{
+	return l == 0 ? shpool_l0(p, w) : &p->level[l][w];
+}
+/* Is word w of level l full? seq_cst: the re-check of
+ * shpool_summary_mark_full(); it must come after that function's set in
+ * the single total order. */
+static inline bool shpool_word_full(const struct shpool *p, unsigned l, uint64_t w)
+{
+	uint64_t m = shpool_full_mask(p, l, w);
+
+	return (atomic_load(shpool_level_word(p, l, w)) & m) == m;
+}
+/* Word c of level l-1 has room again / was seen full: fix its bit in level
+ * l, and go up while a word stops or starts being full. */
+SHPOOL_HIDDEN void shpool_summary_mark_room(struct shpool *p, unsigned l, uint64_t c);
+SHPOOL_HIDDEN void shpool_summary_mark_full(struct shpool *p, unsigned l, uint64_t c);
+/* An L0 word that the summary says has room, the next after `from` in index
+ * order (wrapping); SHPOOL_WORD_NONE when the summary says all are full,
+ * SHPOOL_WORD_RETRY after repairing a stale summary bit. */
+#define SHPOOL_WORD_NONE UINT64_MAX
+#define SHPOOL_WORD_RETRY (UINT64_MAX - 1)
+SHPOOL_HIDDEN uint64_t shpool_find_word(struct shpool *p, uint64_t from);
 /* Make every summary bit agree with its child; returns how many did not.
  * Safe during live traffic. */
 SHPOOL_HIDDEN uint64_t shpool_summary_repair(struct shpool *p);
 /* Report (without fixing) bitmap bits beyond capacity and summary bits that
  * disagree with their child; returns how many. */
 SHPOOL_HIDDEN uint64_t shpool_summary_audit(struct shpool *p, FILE *report);
+/* Clear every bit, summary levels included; returns how many slots were
+ * allocated. Only when nobody else uses the pool (shpool_reset()). */
+SHPOOL_HIDDEN uint64_t shpool_bitmap_reset(struct shpool *p);
+/* Call fn for each allocated slot, ascending, until it returns non-zero. */
+SHPOOL_HIDDEN int shpool_bitmap_walk(struct shpool *p,
+				     int (*fn)(struct shpool *, uint64_t, void *), void *arg);
 
-/* ---- statistics (stats.c) ---- */
+/* ---- stats.c ---- */
 /* Which stripe this thread bumps, per handle: a small direct-mapped cache
  * keyed by the handle's serial (0: empty). Emptied in a fork(2) child,
  * which must not write its parent's stripe. */
@@ -392,12 +511,55 @@ static inline void shpool_stat_add(struct shpool *p, enum shpool_stat k, uint64_
 }
 /* Sum every stripe's counters into out. */
 SHPOOL_HIDDEN void shpool_stats_sum(struct shpool *p, shpool_stats_t *out);
-/* Forget this thread's stripes (the fork(2) child handler). */
-SHPOOL_HIDDEN void shpool_stats_forget(void);
 
 /* ---- notify.c ---- */
 /* Called after free/free_n/recover_stale freed n slots. */
 SHPOOL_HIDDEN void shpool_notify_freed(struct shpool *p, uint64_t n);
+
+/* ---- segment.c ---- */
+/* A mapping of a pool: where, how long, on pages of what size. */
+struct shpool_map {
+	uint8_t *base;
+	uint64_t size;
+	uint64_t page;
+};
+/* The mapping a layout needs on pages of hpage bytes (0: normal pages). */
+SHPOOL_HIDDEN struct shpool_map shpool_map_plan(const struct shpool_layout *g, uint64_t hpage);
+/* *hpage: the huge page size of fd's file system, 0 if not hugetlbfs;
+ * refuses SHPOOL_HUGEPAGES (without _PREFER) on any other. */
+SHPOOL_HIDDEN int shpool_fd_pages(int fd, const char *name, unsigned mflags, uint64_t *hpage);
+/* Reserve m->size bytes of fd's file now (a shortage is an error here). */
+SHPOOL_HIDDEN int shpool_size_fd(int fd, const struct shpool_map *m, const char *name);
+/* mmap(2) fd as m says; then the pages mflags ask for. */
+SHPOOL_HIDDEN int shpool_map_fd(int fd, struct shpool_map *m, bool rdonly, unsigned mflags,
+				const char *name);
+/* Validate the pool behind fd (against `want`, if given) and map it. */
+SHPOOL_HIDDEN int shpool_map_attach(int fd, const char *name, shpool_kind kind,
+				    const struct shpool_layout *want, bool by_path, bool rdonly,
+				    unsigned mflags, struct shpool_layout *g, struct shpool_map *m);
+/* Handles: allocated before a pool is published (nothing may fail after),
+ * bound to a mapping, or made in one step (pool_new() releases m and fd on
+ * failure). */
+SHPOOL_HIDDEN struct shpool *shpool_handle_alloc(const char *path);
+SHPOOL_HIDDEN int shpool_handle_nomem(void);
+SHPOOL_HIDDEN void shpool_handle_bind(struct shpool *p, const struct shpool_layout *g,
+				      const struct shpool_map *m, bool rdonly);
+SHPOOL_HIDDEN int shpool_pool_new(shpool_t **out, const struct shpool_layout *g,
+				  const struct shpool_map *m, const char *path, int fd,
+				  bool is_memfd, bool rdonly);
+/* Argument checks the creating and attaching calls share. */
+SHPOOL_HIDDEN int shpool_check_out(shpool_t **out);
+SHPOOL_HIDDEN int shpool_check_attach_flags(unsigned int flags, const char *fn);
+SHPOOL_HIDDEN int shpool_create_layout(struct shpool_layout *g, shpool_kind kind,
+				       uint64_t capacity, uint32_t elem_size,
+				       const shpool_options *opts, unsigned *mflags);
+SHPOOL_HIDDEN int shpool_create_anonymous(shpool_t **out, const struct shpool_layout *g,
+					  unsigned mflags);
+
+/* ---- alloc.c ---- */
+/* Clear slot idx's bitmap bit and then its owner record (whose owner the
+ * caller is, or acts for), fixing the summary; returns the old bit. */
+SHPOOL_HIDDEN bool shpool_bit_clear(struct shpool *p, uint64_t idx);
 
 /* ---- test-only crash and fault points ---- */
 /* Where this thread's next allocation starts searching: defined in the

@@ -14,7 +14,7 @@
  * counted, whether or not anyone recovers its slots.
  *
  * A stripe's owner is a thread, named in `who` by its kernel TID, its PID
- * and (19 bits of) its start time in clock ticks, all in one 64-bit word so
+ * and (19 bits of) its start time in clock ticks (identity.c), all in one 64-bit word so
  * that one CAS claims a stripe. A stripe whose owner thread is gone can be
  * taken over by CAS from that exact word; a new thread that happens to get
  * the same TID has another start time, so it is another owner (barring a
@@ -32,13 +32,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,8 +51,6 @@ static SHPOOL_FAST_TLS struct shpool_stat_cache victim[SHPOOL_STAT_CACHE];
  * stripe whose owner is gone again (PROBE_BACKOFF_NS, below); 0 in a new
  * thread and in a fork child. */
 static _Thread_local uint64_t probe_after;
-/* This thread's identity (thread_id()), 0 until computed. */
-static _Thread_local uint64_t my_id;
 
 /* A cached entry for a thread bumping the overflow stripe. */
 #define SHARED_KEY (UINT64_C(1) << 63)
@@ -68,94 +63,6 @@ uint64_t shpool_new_serial(void)
 	return atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) & ~SHARED_KEY;
 }
 
-void shpool_stats_forget(void)
-{
-	memset(shpool_stat_cache, 0, sizeof(shpool_stat_cache));
-	memset(victim, 0, sizeof(victim));
-	probe_after = 0;
-	my_id = 0; /* a fork child is another thread */
-}
-
-/* ---- thread identity -------------------------------------------------- */
-
-#define ID_PID_BITS 22 /* pid_max is at most 2^22 */
-#define ID_MASK ((UINT64_C(1) << ID_PID_BITS) - 1)
-#define ID_START_SHIFT (2 * ID_PID_BITS)
-#define ID_START_BITS 19
-#define ID_START_KNOWN (UINT64_C(1) << 63)
-
-/* /proc/PID/task/TID/stat: the thread's state letter and start time (as
- * the owner records', namespace-proof). -errno if unreadable. */
-static int task_stat(pid_t pid, pid_t tid, char *state, uint64_t *start)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	return shpool_proc_stat_at(path, state, start);
-}
-
-static uint64_t make_id(pid_t pid, pid_t tid, int have_start, uint64_t start)
-{
-	uint64_t id = ((uint64_t)tid & ID_MASK) | (((uint64_t)pid & ID_MASK) << ID_PID_BITS);
-
-	if (have_start)
-		id |= ID_START_KNOWN |
-		      ((start & ((UINT64_C(1) << ID_START_BITS) - 1)) << ID_START_SHIFT);
-	return id;
-}
-
-static uint64_t thread_id_now(void)
-{
-	pid_t pid = shpool_owner_pid(shpool_self()), tid = (pid_t)syscall(SYS_gettid);
-	uint64_t start = 0;
-	char state;
-	int have_start = task_stat(pid, tid, &state, &start) == 0;
-
-	return make_id(pid, tid, have_start, start);
-}
-
-/* This thread's identity: never 0 (a TID is never 0). Computed once per
- * thread, not at each miss of the stripe cache (it reads /proc). */
-static uint64_t thread_id(void)
-{
-	if (!my_id)
-		my_id = thread_id_now();
-	return my_id;
-}
-
-/* Is the owner of stripe identity `id` gone for good? When /proc cannot
- * tell, no: a stripe is then never taken from a live thread (it may stay
- * claimed by a dead one, and later threads use the overflow stripe). */
-static bool thread_gone(uint64_t id)
-{
-	pid_t tid = (pid_t)(id & ID_MASK), pid = (pid_t)((id >> ID_PID_BITS) & ID_MASK);
-	uint64_t start;
-	char path[64], state;
-	struct stat sb;
-	int rc;
-
-	if (pid <= 0 || tid <= 0)
-		return true; /* no thread has TID 0: a damaged word */
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true; /* its whole process is gone */
-	rc = task_stat(pid, tid, &state, &start);
-	if (rc == -ENOENT) {
-		/* Gone from a process we can see (and not hidden by hidepid,
-		 * which hides /proc/PID as a whole). */
-		snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-		return stat(path, &sb) == 0;
-	}
-	if (rc < 0)
-		return false;
-	/* A zombie thread (an exited leader, or a dead process not yet
-	 * reaped) never runs again. */
-	if (state == 'Z' || state == 'X')
-		return true;
-	if (!(id & ID_START_KNOWN))
-		return false;
-	/* Another thread with a recycled TID (or PID). */
-	return ((start ^ (id >> ID_START_SHIFT)) & ((UINT64_C(1) << ID_START_BITS) - 1)) != 0;
-}
 
 /* ---- finding this thread's stripe ------------------------------------- */
 
@@ -185,7 +92,7 @@ static uint64_t coarse_now_ns(void)
 static struct shpool_stripe *stripe_claim(struct shpool *p)
 {
 	struct shpool_stripe *t = p->st->stripe;
-	uint64_t me = thread_id();
+	uint64_t me = shpool_thread_id();
 
 	for (unsigned i = 0; i < SHPOOL_STRIPES; i++)
 		/* relaxed: only our own earlier claim can match. */
@@ -206,7 +113,7 @@ static struct shpool_stripe *stripe_claim(struct shpool *p)
 		 * it first makes the CAS fail. Its counts stay: we add to them.
 		 * (The gone thread's last stores are visible: its death went
 		 * through the kernel, which we asked through /proc.) */
-		if (old != 0 && thread_gone(old) &&
+		if (old != 0 && shpool_thread_gone(old) &&
 		    atomic_compare_exchange_strong(&t[i].who, &old, me))
 			return &t[i];
 	}
@@ -269,4 +176,34 @@ void shpool_stats_sum(struct shpool *p, shpool_stats_t *out)
 	out->timeouts = sum[SHPOOL_STAT_TIMEOUTS];
 	out->recoveries = sum[SHPOOL_STAT_RECOVERIES];
 	out->reset_frees = sum[SHPOOL_STAT_RESET_FREES];
+}
+
+int shpool_stats(shpool_t *p, shpool_stats_t *out)
+{
+	SHPOOL_CHECK_HANDLE(p);
+	if (!out)
+		return shpool_fail(-EINVAL, "shpool_stats: out is NULL");
+	memset(out, 0, sizeof(*out));
+	out->capacity = p->g.capacity;
+	out->elem_size = p->g.elem_size;
+	out->used = shpool_used(p);
+	out->available = p->g.capacity - out->used;
+	out->waiters = atomic_load_explicit(&p->st->waiters, memory_order_relaxed);
+	out->mmap_size = p->map_size;
+	shpool_stats_sum(p, out);
+	return 0;
+}
+
+/* A fork(2) child is another thread: it must not write its parent's
+ * stripes. */
+static void after_fork_child(void)
+{
+	memset(shpool_stat_cache, 0, sizeof(shpool_stat_cache));
+	memset(victim, 0, sizeof(victim));
+	probe_after = 0;
+}
+
+static void __attribute__((constructor)) register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_child);
 }

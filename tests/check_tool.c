@@ -392,7 +392,7 @@ START_TEST(version_and_help)
 	r = tool("--help", NULL);
 	assert_ok(r);
 	ck_assert_str_eq(r.err, "");
-	for (const char *c = "info\0stats\0ls\0check\0recover\0reset\0watch\0"; *c;
+	for (const char *c = "create\0rm\0info\0stats\0ls\0check\0recover\0reset\0watch\0"; *c;
 	     c += strlen(c) + 1)
 		assert_has(r.out, c);
 	assert_has(r.out, "Exit status");
@@ -614,7 +614,7 @@ START_TEST(stats_counts)
 	assert_ok(r);
 	assert_json_lines(r.out, 1);
 	assert_has(r.out, "\"used\":4,\"available\":6,\"waiters\":0,");
-	assert_has(r.out, "\"recoveries\":0}");
+	assert_has(r.out, "\"recoveries\":0,\"reset_frees\":0}");
 	assert_python(r.out, "assert d['used'] + d['available'] == d['capacity'] == 10");
 	run_free(&r);
 	shpool_close(p);
@@ -854,6 +854,378 @@ START_TEST(reset_forced)
 }
 END_TEST
 
+/* ---- create, rm ------------------------------------------------------------ */
+
+/* The creation flags recorded in the pool's header (the library reports
+ * them nowhere else). */
+static uint32_t header_flags(const char *path)
+{
+	uint32_t flags = 0;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &flags, sizeof(flags), offsetof(struct shpool_header, flags)),
+			 (ssize_t)sizeof(flags));
+	close(fd);
+	return flags;
+}
+
+static unsigned file_mode(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+/* create, info, an idempotent re-create, refused geometries: the pool and
+ * its contents come through all of it unchanged. */
+START_TEST(create_round_trip)
+{
+	char *path = test_path("pool"), want[512];
+	const char *s;
+	shpool_t *p;
+	struct run r;
+	size_t len;
+	int64_t idx;
+
+	r = tool("create", path, "--kind", "str", "--capacity", "7", "--elem-size", "24", "--mode",
+		 "0640", NULL);
+	assert_ok(r);
+	snprintf(want, sizeof(want), "%s: created: str, capacity 7, elem_size 24, mmap_size ", path);
+	assert_has(r.out, want);
+	assert_has(r.out, ", mode 0640\n");
+	run_free(&r);
+	ck_assert_uint_eq(file_mode(path), 0640);
+	ck_assert_uint_eq(header_flags(path), 0);
+
+	r = tool("info", "--json", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "\"kind\":\"str\",\"capacity\":7,\"elem_size\":24,\"max_len\":24,");
+	run_free(&r);
+
+	/* Something in it, to see that a re-create leaves it alone. */
+	ck_assert_int_eq(shpool_open(&p, path, SHPOOL_STR), 0);
+	idx = shpool_alloc_set_str(p, "kept", 4, 0);
+	ck_assert_int_ge(idx, 0);
+
+	/* The same geometry: found, success, nothing changed (not the mode
+	 * either, though another is asked). */
+	r = tool("create", "--json", "--kind=str", "--capacity=7", "--elem-size=24",
+		 "--mode=0600", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	snprintf(want, sizeof(want),
+		 "\"created\":false,\"kind\":\"str\",\"capacity\":7,\"elem_size\":24,");
+	assert_has(r.out, want);
+	assert_has(r.out, "\"mode\":\"0640\"}");
+	assert_python(r.out, "assert d['created'] is False and d['huge_pages'] is False");
+	run_free(&r);
+	r = tool("create", "--kind=str", "--capacity=7", "--elem-size=24", path, NULL);
+	assert_ok(r);
+	snprintf(want, sizeof(want), "%s: exists with this geometry, unchanged: str, capacity 7, ",
+		 path);
+	assert_has(r.out, want);
+	run_free(&r);
+	ck_assert_uint_eq(file_mode(path), 0640);
+	ck_assert_uint_eq(shpool_used(p), 1);
+	ck_assert_int_eq(shpool_str_view(p, (uint64_t)idx, &s, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_int_eq(memcmp(s, "kept", 4), 0);
+
+	/* Another geometry: refused with the library's message, which says
+	 * what differs; the pool stays as it was. */
+	r = tool("create", "--kind=str", "--capacity=8", "--elem-size=24", path, NULL);
+	assert_error(r, "capacity mismatch: segment has 7, asked 8");
+	run_free(&r);
+	r = tool("create", "--kind=str", "--capacity=7", "--elem-size=25", path, NULL);
+	assert_error(r, "elem_size mismatch: segment has 24, asked 25");
+	run_free(&r);
+	r = tool("create", "--kind=i64", "--capacity=7", path, NULL);
+	assert_error(r, "kind mismatch: segment has STR, asked I64");
+	run_free(&r);
+	ck_assert_uint_eq(shpool_used(p), 1);
+	ck_assert_int_eq(shpool_str_view(p, (uint64_t)idx, &s, &len), 0);
+	ck_assert_int_eq(memcmp(s, "kept", 4), 0);
+	ck_assert_int_eq(shpool_free(p, (uint64_t)idx), 0);
+	shpool_close(p);
+
+	r = tool("info", path, NULL);
+	assert_ok(r);
+	assert_has(r.out, "kind       str\ncapacity   7\n");
+	run_free(&r);
+	r = tool("rm", path, NULL);
+	assert_ok(r);
+	snprintf(want, sizeof(want), "%s: removed\n", path);
+	ck_assert_str_eq(r.out, want);
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	/* Gone: info and rm say so. */
+	r = tool("info", path, NULL);
+	assert_error(r, "No such file or directory");
+	run_free(&r);
+	r = tool("rm", path, NULL);
+	assert_error(r, "No such file or directory");
+	run_free(&r);
+	r = tool("rm", "--force", path, NULL);
+	assert_error(r, "No such file or directory");
+	run_free(&r);
+	free(path);
+}
+END_TEST
+
+/* Every kind and option reaches the library: the geometry shows in info,
+ * the recorded flags in the header, the mode on the file. */
+START_TEST(create_options)
+{
+	char *path = test_path("pool"), *huge = test_path("huge");
+	struct run r;
+
+	r = tool("create", "--kind=raw", "--capacity=100", "--elem-size=16", "--no-zero",
+		 "--notify-on-free", "--populate", path, NULL);
+	assert_ok(r);
+	run_free(&r);
+	ck_assert_uint_eq(header_flags(path), SHPOOL_NO_ZERO | SHPOOL_NOTIFY_ON_FREE);
+	ck_assert_uint_eq(file_mode(path), 0600);
+	ck_assert_int_eq(unlink(path), 0);
+
+	r = tool("create", "--kind=f64", "--capacity=3", "--no-zero", path, NULL);
+	assert_ok(r);
+	run_free(&r);
+	ck_assert_uint_eq(header_flags(path), SHPOOL_NO_ZERO);
+	r = tool("info", path, NULL);
+	assert_has(r.out, "kind       f64\ncapacity   3\nelem_size  8\n");
+	run_free(&r);
+	ck_assert_int_eq(unlink(path), 0);
+
+	/* The implied size may be given; another is refused by the library. */
+	r = tool("create", "--kind=i32", "--capacity=3", "--elem-size=4", path, NULL);
+	assert_ok(r);
+	run_free(&r);
+	ck_assert_int_eq(unlink(path), 0);
+	r = tool("create", "--kind=i64", "--capacity=3", "--elem-size=4", path, NULL);
+	assert_error(r, "elem_size is implied (8)");
+	run_free(&r);
+	r = tool("create", "--kind=i64", "--capacity=4294967297", path, NULL);
+	assert_error(r, "capacity 4294967297 out of range (1..4294967296)");
+	run_free(&r);
+	r = tool("create", "--kind=raw", "--capacity=4", "--elem-size=0", path, NULL);
+	assert_error(r, "elem_size 0 out of range");
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), -1);
+
+	/* Huge pages or fail, in a directory that is no hugetlbfs mount; or
+	 * preferred, and then normal pages. */
+	r = tool("create", "--kind=i64", "--capacity=4", "--huge-pages", huge, NULL);
+	assert_error(r, "SHPOOL_HUGEPAGES");
+	run_free(&r);
+	ck_assert_int_eq(access(huge, F_OK), -1);
+	r = tool("create", "--json", "--kind=i64", "--capacity=4", "--huge-pages=prefer", huge,
+		 NULL);
+	assert_ok(r);
+	assert_has(r.out, "\"created\":true,");
+	assert_has(r.out, "\"huge_pages\":false,");
+	run_free(&r);
+	free(path);
+	free(huge);
+}
+END_TEST
+
+START_TEST(create_rm_usage_errors)
+{
+	char *path = test_path("pool");
+	struct run r;
+
+	r = tool("create", path, NULL);
+	assert_error(r, "create: missing --kind (raw, i64, i32, f64 or str)");
+	run_free(&r);
+	r = tool("create", "--kind=i64", path, NULL);
+	assert_error(r, "missing --capacity");
+	run_free(&r);
+	r = tool("create", "--kind=raw", "--capacity=4", path, NULL);
+	assert_error(r, "--kind raw needs --elem-size (bytes per slot)");
+	run_free(&r);
+	r = tool("create", "--kind=str", "--capacity=4", path, NULL);
+	assert_error(r, "--kind str needs --elem-size (the longest string, in bytes)");
+	run_free(&r);
+	r = tool("create", "--kind=u8", "--capacity=4", path, NULL);
+	assert_error(r, "--kind: 'u8' is not raw, i64, i32, f64 or str");
+	run_free(&r);
+	r = tool("create", "--kind=i64", "--capacity=0", path, NULL);
+	assert_error(r, "--capacity: '0' is not a positive number");
+	run_free(&r);
+	r = tool("create", "--kind=raw", "--capacity=1", "--elem-size=-1", path, NULL);
+	assert_error(r, "--elem-size: '-1' is not a number of bytes");
+	run_free(&r);
+	static const char *const modes[] = { "0", "0800", "01000", "rw", "640x", "" };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char want[128];
+
+		r = tool("create", "--kind=i64", "--capacity=4", "--mode", modes[i], path, NULL);
+		snprintf(want, sizeof(want), "--mode: '%s' is not an octal file mode", modes[i]);
+		assert_error(r, want);
+		run_free(&r);
+	}
+	r = tool("create", "--kind=i64", "--capacity=4", "--huge-pages=always", path, NULL);
+	assert_error(r, "--huge-pages: 'always' is not 'prefer'");
+	run_free(&r);
+	r = tool("create", "--kind=i64", "--capacity=4", "--force", path, NULL);
+	assert_error(r, "--force does not apply to this command");
+	run_free(&r);
+	r = tool("create", "--kind=i64", "--capacity=4", path, path, NULL);
+	assert_error(r, "unexpected argument");
+	run_free(&r);
+	r = tool("rm", "--kind=i64", path, NULL);
+	assert_error(r, "--kind does not apply to this command");
+	run_free(&r);
+	r = tool("info", "--capacity=4", path, NULL);
+	assert_error(r, "--capacity does not apply to this command");
+	run_free(&r);
+	r = tool("rm", NULL);
+	assert_error(r, "rm: missing PATH");
+	run_free(&r);
+	/* None of it made a file. */
+	ck_assert_int_eq(access(path, F_OK), -1);
+	free(path);
+}
+END_TEST
+
+/* A child that attaches the pool by its path (an unrelated process, not a
+ * fork of our handle), takes a slot, says so on `ready` and waits for a
+ * byte on `go`: then it writes its slot and reads it back, through its
+ * mapping, whether or not the file still has a name. */
+struct holder {
+	const char *path;
+	int ready, go;
+};
+
+static int hold_slot(void *arg)
+{
+	struct holder *h = arg;
+	uint64_t v = 0x5eed, back = 0;
+	shpool_t *p;
+	int64_t idx;
+	char c;
+
+	if (shpool_open(&p, h->path, SHPOOL_RAW) < 0 || (idx = shpool_alloc(p, 0)) < 0)
+		return 1;
+	if (write(h->ready, "r", 1) != 1 || read(h->go, &c, 1) != 1)
+		return 2;
+	if (shpool_set(p, (uint64_t)idx, &v, sizeof(v)) < 0 ||
+	    shpool_get(p, (uint64_t)idx, &back, sizeof(back)) < 0 || back != v)
+		return 3;
+	return shpool_free(p, (uint64_t)idx) == 0 ? 0 : 4;
+}
+
+/* rm refuses while a live process holds a slot, naming it, whatever dead
+ * processes hold; --force removes it, and the holder goes on using its
+ * slot. */
+START_TEST(rm_live_holder)
+{
+	char *path = test_path("pool"), want[256];
+	int ready[2], go[2];
+	struct holder h;
+	shpool_t *p;
+	struct run r;
+	pid_t pid;
+	char c;
+
+	r = tool("create", "--kind=raw", "--capacity=16", "--elem-size=8", path, NULL);
+	assert_ok(r);
+	run_free(&r);
+	ck_assert_int_eq(shpool_open(&p, path, SHPOOL_RAW), 0);
+	make_dead_owner(p); /* 2 slots of a dead process */
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	h = (struct holder){ .path = path, .ready = ready[1], .go = go[0] };
+	pid = test_fork(hold_slot, &h);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1); /* it holds its slot */
+
+	r = tool("rm", path, NULL);
+	snprintf(want, sizeof(want), "shpool: %s: 1 slot held by live process (PID %d): not "
+		 "removed (--force removes it anyway)\n", path, (int)pid);
+	assert_error(r, want);
+	ck_assert_str_eq(r.err, want); /* the dead one is not named */
+	run_free(&r);
+	r = tool("rm", "--json", path, NULL);
+	assert_error(r, "not removed");
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_uint_eq(shpool_used(p), 3);
+
+	/* We hold one too: two live processes. */
+	ck_assert_int_ge(shpool_alloc(p, 0), 0);
+	r = tool("rm", path, NULL);
+	assert_error(r, "2 slots held by live processes (PID ");
+	run_free(&r);
+
+	r = tool("rm", "--force", "--json", path, NULL);
+	assert_ok(r);
+	assert_json_lines(r.out, 1);
+	assert_has(r.out, "\"removed\":true,\"live_slots\":2,\"live_pids\":[");
+	assert_has(r.out, "\"live_pids_truncated\":false,\"dead_slots\":2}");
+	snprintf(want, sizeof(want), "import os\nassert sorted(d['live_pids']) == sorted([%d, %d])",
+		 (int)pid, (int)getpid());
+	assert_python(r.out, want);
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), -1);
+
+	/* The holder's mapping outlives the name. */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	ck_assert_int_eq(test_wait(pid), 0);
+	shpool_close(p);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	free(path);
+}
+END_TEST
+
+/* Slots of dead and zombie processes do not keep a pool; a file that is no
+ * pool, or a symbolic link, is never removed. */
+START_TEST(rm_dead_holders)
+{
+	char *path = test_path("pool"), *text = test_path("text"), *link = test_path("link");
+	char want[256], junk[512];
+	shpool_t *p = make_pool(path, SHPOOL_RAW, 16, 8);
+	siginfo_t si;
+	struct run r;
+	pid_t zombie;
+
+	make_dead_owner(p);
+	zombie = test_fork(die_holding, p);
+	ck_assert_int_eq(waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(symlink(path, link), 0);
+	r = tool("rm", link, NULL);
+	assert_error(r, "is a symbolic link (refused)");
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), 0);
+
+	r = tool("rm", path, NULL);
+	assert_ok(r);
+	snprintf(want, sizeof(want), "%s: removed (4 slots held by dead processes)\n", path);
+	ck_assert_str_eq(r.out, want);
+	run_free(&r);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(test_wait(zombie), 0);
+	shpool_close(p);
+
+	memset(junk, 'x', sizeof(junk)); /* longer than a header, but no pool */
+	write_file(text, junk, sizeof(junk));
+	r = tool("rm", "--force", text, NULL);
+	assert_error(r, "not a libshpool segment");
+	run_free(&r);
+	ck_assert_int_eq(access(text, F_OK), 0);
+	r = tool("rm", test_dir(), NULL);
+	assert_error(r, "not a regular file");
+	run_free(&r);
+	free(path);
+	free(text);
+	free(link);
+}
+END_TEST
+
 /* ---- watch ---------------------------------------------------------------- */
 
 START_TEST(watch_counted)
@@ -988,10 +1360,13 @@ START_TEST(stats_many)
 	assert_error(r, "unexpected argument");
 	run_free(&r);
 	r = tool("stats", "--format=xml", a, NULL);
-	assert_error(r, "--format: 'xml' is not text, json or openmetrics");
+	assert_error(r, "--format: 'xml' is not text, json, prometheus or openmetrics");
 	run_free(&r);
 	r = tool("stats", "--json", "--format=openmetrics", a, NULL);
-	assert_error(r, "do not go together");
+	assert_error(r, "--json and --format=openmetrics do not go together");
+	run_free(&r);
+	r = tool("stats", "--format=prometheus", "--json", a, NULL);
+	assert_error(r, "--json and --format=prometheus do not go together");
 	run_free(&r);
 	r = tool("info", "--format=json", a, NULL);
 	assert_error(r, "--format does not apply to this command");
@@ -1020,6 +1395,12 @@ START_TEST(help_says_readonly)
 	run_free(&r);
 	r = tool("recover", "--help", NULL);
 	assert_has(r.out, "Changes the pool: needs write permission");
+	run_free(&r);
+	r = tool("create", "--help", NULL);
+	assert_has(r.out, "Creates the file: needs write permission on its directory");
+	run_free(&r);
+	r = tool("rm", "--help", NULL);
+	assert_has(r.out, "Removes the file: needs write permission on its directory");
 	run_free(&r);
 }
 END_TEST
@@ -1055,7 +1436,8 @@ START_TEST(unprivileged_reader)
 	shpool_options o = { .mode = geteuid() == 0 ? 0644 : 0444 };
 	const char *readers[][3] = { { "info", NULL }, { "stats", NULL }, { "ls", "--data" },
 				     { "check", NULL }, { "watch", "--count=1" },
-				     { "stats", "--format=openmetrics" } };
+				     { "stats", "--format=openmetrics" },
+				     { "stats", "--format=prometheus" } };
 	shpool_t *p;
 	struct run r;
 
@@ -1083,6 +1465,21 @@ START_TEST(unprivileged_reader)
 	r = tool("reset", "--force", path, NULL);
 	assert_error(r, "Permission denied: reset changes the pool and needs write permission");
 	run_free(&r);
+	/* As root, the reader is nobody in root's 0755 directory: it may
+	 * neither make a pool there nor remove one (unlink needs the
+	 * directory's write permission, which it lacks). */
+	if (geteuid() == 0) {
+		char other[80];
+
+		r = tool("rm", "--force", path, NULL); /* we hold a slot */
+		assert_error(r, "unlink: Permission denied");
+		run_free(&r);
+		snprintf(other, sizeof(other), "%s/other", dir);
+		r = tool("create", "--kind=i64", "--capacity=4", other, NULL);
+		assert_error(r, "Permission denied");
+		run_free(&r);
+		ck_assert_int_eq(access(other, F_OK), -1);
+	}
 	as_nobody = false;
 	ck_assert_uint_eq(shpool_used(p), 1);
 	shpool_close(p);
@@ -1117,6 +1514,11 @@ static Suite *tool_suite(void)
 	tcase_add_test(cmds, json_escapes_path);
 	tcase_add_test(cmds, check_and_recover_dead_owner);
 	tcase_add_test(cmds, reset_forced);
+	tcase_add_test(cmds, create_round_trip);
+	tcase_add_test(cmds, create_options);
+	tcase_add_test(cli, create_rm_usage_errors);
+	tcase_add_test(cmds, rm_live_holder);
+	tcase_add_test(cmds, rm_dead_holders);
 	tcase_add_test(cmds, watch_counted);
 	tcase_add_test(cmds, watch_until_sigint);
 	tcase_add_test(cmds, watch_rates);

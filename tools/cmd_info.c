@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* shpool info, shpool stats: what the pool is, and how full (the
- * OpenMetrics form of stats is in cmd_metrics.c). */
+ * Prometheus and OpenMetrics forms of stats are in cmd_metrics.c). */
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -69,7 +69,7 @@ int cmd_stats(const struct tool *t, shpool_t *p)
 		{ "waiters", st.waiters },   { "mmap_size", st.mmap_size },
 		{ "allocs", st.allocs },     { "frees", st.frees },
 		{ "waits", st.waits },	     { "timeouts", st.timeouts },
-		{ "recoveries", st.recoveries },
+		{ "recoveries", st.recoveries }, { "reset_frees", st.reset_frees },
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 

@@ -2,7 +2,6 @@
 /* shpool ls: the allocated slots, their owners, optionally their data. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,45 +21,16 @@ struct ls {
 	size_t buflen;
 };
 
-/* The state letter of /proc/PID/stat, or 0 if unreadable. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p, state = 0;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold ')': the state follows the last one. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c", &state) != 1)
-		return 0;
-	return state;
-}
-
-/* alive, dead or zombie, as this PID namespace sees it now. */
+/* tool_pid_state(), remembered across a run of one owner's slots. */
 static const char *owner_state(struct ls *l, pid_t pid)
 {
-	const char *s;
-
 	if (pid <= 0)
 		return "none";
-	if (pid == l->last_pid)
-		return l->last_state;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		s = "dead";
-	else if (proc_state(pid) == 'Z')
-		s = "zombie";
-	else
-		s = "alive"; /* exists (EPERM: someone else's, but it exists) */
-	l->last_pid = pid;
-	l->last_state = s;
-	return s;
+	if (pid != l->last_pid) {
+		l->last_pid = pid;
+		l->last_state = tool_pid_state(pid);
+	}
+	return l->last_state;
 }
 
 static size_t shown_bytes(const struct tool *t, int kind, size_t have)

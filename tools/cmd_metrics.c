@@ -1,12 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shpool stats --format=openmetrics PATH...: the pools' statistics in the
- * OpenMetrics text exposition (which Prometheus scrapes), for a node
- * exporter's textfile collector or a scrape script. One metric family per
- * statistic, its # HELP and # TYPE said once, one sample per pool told
- * apart by a pool="PATH" label; counters end in _total; # EOF ends it.
- * A pool that cannot be read is left out of the others' families and has
- * shpool_up 0, so a scrape still parses and says which one failed.
+ * shpool stats --format=prometheus|openmetrics PATH...: the pools'
+ * statistics as a text exposition, for node_exporter's textfile collector
+ * or a scrape script. One metric family per statistic, its # HELP and
+ * # TYPE said once, one sample per pool told apart by a pool="PATH" label;
+ * counters' samples end in _total. A pool that cannot be read is left out
+ * of the others' families and has shpool_up 0, so a scrape still parses
+ * and says which one failed.
+ *
+ * The two formats name a counter family differently, and a reader of one
+ * format given the other loses the counters' types:
+ *  - prometheus: the Prometheus text format 0.0.4, what node_exporter's
+ *    textfile collector and Prometheus's own scrapes read. # HELP and
+ *    # TYPE name the family by the name its samples carry:
+ *    "# TYPE shpool_allocs_total counter" above shpool_allocs_total{...}.
+ *  - openmetrics: OpenMetrics 1.0. The family is named without the suffix
+ *    ("# TYPE shpool_allocs counter" above shpool_allocs_total{...}), a
+ *    # UNIT line follows # TYPE where the name has a unit, # EOF ends it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -43,14 +53,19 @@ static const struct family families[] = {
 	  STAT(waiters) },
 	{ "shpool_mmap_size_bytes", GAUGE, "bytes", "Size of the pool's shared mapping.",
 	  STAT(mmap_size) },
-	{ "shpool_allocs", COUNTER, NULL, "Slots allocated (approximate).", STAT(allocs) },
-	{ "shpool_frees", COUNTER, NULL, "Slots freed (approximate).", STAT(frees) },
-	{ "shpool_waits", COUNTER, NULL, "Allocations that had to block (approximate).",
+	/* The counters count from the pool's creation, never decrease, and are
+	 * exact once no call is in progress (shpool_stats(3)). */
+	{ "shpool_allocs", COUNTER, NULL, "Slots allocated since the pool was created.",
+	  STAT(allocs) },
+	{ "shpool_frees", COUNTER, NULL, "Slots freed by their holders (shpool_free).",
+	  STAT(frees) },
+	{ "shpool_waits", COUNTER, NULL, "Allocations that had to block for a slot.",
 	  STAT(waits) },
-	{ "shpool_timeouts", COUNTER, NULL, "Allocations that timed out (approximate).",
-	  STAT(timeouts) },
+	{ "shpool_timeouts", COUNTER, NULL, "Allocations that timed out.", STAT(timeouts) },
 	{ "shpool_recoveries", COUNTER, NULL,
-	  "Slots of dead processes freed by recovery (approximate).", STAT(recoveries) },
+	  "Slots of dead processes freed by recovery (shpool recover).", STAT(recoveries) },
+	{ "shpool_reset_frees", COUNTER, NULL,
+	  "Slots found allocated and freed by a reset (shpool reset).", STAT(reset_frees) },
 };
 
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
@@ -88,10 +103,21 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
-static void family_header(FILE *f, const char *name, const char *type, const char *unit,
-			  const char *help)
+/* # HELP and # TYPE (and # UNIT) of one family. name is the family's base
+ * name; a Prometheus counter family is named as its samples, with _total. */
+static void family_header(FILE *f, enum tool_format format, const char *name,
+			  enum family_type type, const char *unit, const char *help)
 {
-	fprintf(f, "# TYPE %s %s\n", name, type);
+	const char *type_name = type == COUNTER ? "counter" : "gauge";
+
+	if (format == FORMAT_PROMETHEUS) {
+		const char *suffix = type == COUNTER ? "_total" : "";
+
+		fprintf(f, "# HELP %s%s %s\n", name, suffix, help);
+		fprintf(f, "# TYPE %s%s %s\n", name, suffix, type_name);
+		return;
+	}
+	fprintf(f, "# TYPE %s %s\n", name, type_name);
 	if (unit)
 		fprintf(f, "# UNIT %s %s\n", name, unit);
 	fprintf(f, "# HELP %s %s\n", name, help);
@@ -105,17 +131,16 @@ static void sample_line(FILE *f, const char *name, const char *suffix, const cha
 	fprintf(f, "\"} %" PRIu64 "\n", v);
 }
 
-static void expose(FILE *f, const struct pool_sample *s, size_t n)
+static void expose(FILE *f, enum tool_format format, const struct pool_sample *s, size_t n)
 {
-	family_header(f, "shpool_up", "gauge", NULL,
+	family_header(f, format, "shpool_up", GAUGE, NULL,
 		      "1 if the pool could be read, 0 if not (the tool said why on stderr).");
 	for (size_t i = 0; i < n; i++)
 		sample_line(f, "shpool_up", "", s[i].path, s[i].up);
 	for (size_t k = 0; k < NFAMILIES; k++) {
 		const struct family *fam = &families[k];
 
-		family_header(f, fam->name, fam->type == COUNTER ? "counter" : "gauge", fam->unit,
-			      fam->help);
+		family_header(f, format, fam->name, fam->type, fam->unit, fam->help);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t v;
 
@@ -125,7 +150,8 @@ static void expose(FILE *f, const struct pool_sample *s, size_t n)
 			sample_line(f, fam->name, fam->type == COUNTER ? "_total" : "", s[i].path, v);
 		}
 	}
-	fputs("# EOF\n", f);
+	if (format == FORMAT_OPENMETRICS)
+		fputs("# EOF\n", f);
 }
 
 /* The same path twice would repeat a label set, which the format forbids. */
@@ -153,7 +179,7 @@ static bool read_pool(const struct tool *t, const char *path, shpool_stats_t *st
 	return rc == 0;
 }
 
-int cmd_openmetrics(const struct tool *t)
+int cmd_exposition(const struct tool *t)
 {
 	struct pool_sample *s = calloc(t->npaths, sizeof(*s));
 	size_t n = 0;
@@ -172,7 +198,7 @@ int cmd_openmetrics(const struct tool *t)
 			status = EXIT_ERROR;
 		n++;
 	}
-	expose(stdout, s, n);
+	expose(stdout, t->format, s, n);
 	free(s);
 	return status;
 }

@@ -51,8 +51,8 @@ static void sleep_until(const struct timespec *at)
 }
 
 /* A counter's rate per second between two samples dt seconds apart. The
- * counters are approximate (racing bumps may lose one, or store an older
- * value over a newer one): a step back counts as no change. */
+ * counters never decrease (shpool_stats(3)); a step back, which would be a
+ * library bug, counts as no change rather than a huge rate. */
 static double rate(uint64_t now, uint64_t before, double dt)
 {
 	return now > before && dt > 0 ? (double)(now - before) / dt : 0.0;
@@ -118,6 +118,7 @@ static void sample(const struct tool *t, const shpool_stats_t *st, const struct 
 		json_u64(&j, "waits", st->waits);
 		json_u64(&j, "timeouts", st->timeouts);
 		json_u64(&j, "recoveries", st->recoveries);
+		json_u64(&j, "reset_frees", st->reset_frees);
 		json_rate(&j, "allocs_per_s", r->have, r->allocs);
 		json_rate(&j, "frees_per_s", r->have, r->frees);
 		json_rate(&j, "waits_per_s", r->have, r->waits);

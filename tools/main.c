@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* shpool(1): look inside a libshpool pool. Command line and dispatch. */
+/* shpool(1): create, inspect, repair and remove libshpool pools. Command
+ * line and dispatch. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,43 +14,90 @@
 
 /* Options each command accepts, by their getopt value. */
 enum { OPT_JSON = 'j', OPT_DATA = 'd', OPT_BYTES = 'b', OPT_FORCE = 'f', OPT_COUNT = 'c',
-       OPT_INTERVAL = 'i', OPT_FORMAT = 'F', OPT_HELP = 'h' };
+       OPT_INTERVAL = 'i', OPT_FORMAT = 'F', OPT_HELP = 'h', OPT_KIND = 'k',
+       OPT_CAPACITY = 'n', OPT_ELEM_SIZE = 's', OPT_MODE = 'm', OPT_HUGE = 'H',
+       OPT_POPULATE = 'P', OPT_NOTIFY = 'N', OPT_NO_ZERO = 'Z' };
 
 struct command {
 	const char *name;
-	int (*run)(const struct tool *t, shpool_t *p);
+	int (*run)(const struct tool *t, shpool_t *p); /* on the attached pool */
+	int (*run_path)(const struct tool *t);         /* or on the path (create, rm) */
 	const char *opts;  /* the OPT_* letters it takes besides --json, --help */
 	bool writes;       /* changes the pool: attached read-write */
 	bool many;         /* takes several PATHs */
 	const char *usage;   /* after "shpool NAME" */
 	const char *summary; /* one line for the command list */
 	const char *help;
+	const char *access;  /* the permissions it needs, when not the pool's own */
 };
 
 static const struct command commands[] = {
-	{ "info", cmd_info, "", false, false, "[--json] PATH",
+	{ "create", NULL, cmd_create, "knsmHPNZ", true, false,
+	  "--kind KIND --capacity N [--elem-size S] [--mode MODE]\n"
+	  "              [--huge-pages[=prefer]] [--populate] [--notify-on-free] [--no-zero]\n"
+	  "              [--json] PATH",
+	  "make a pool file, or find it made (idempotent)",
+	  "Create a pool file at PATH (shpool_create()). If a pool of that kind,\n"
+	  "capacity and elem_size is there already, succeed and leave it as it is, so\n"
+	  "that it can run before every start of a service (systemd ExecStartPre=); a\n"
+	  "pool of another geometry there is refused (exit status 2), and so is a file\n"
+	  "that is not a pool. Prints whether the pool was created or found.\n"
+	  "\n"
+	  "  --kind KIND        raw, i64, i32, f64 or str\n"
+	  "  --capacity N       number of slots, 1 to 4294967296\n"
+	  "  --elem-size S      bytes per slot (raw), longest string (str); needed for\n"
+	  "                     those, implied for i64, i32, f64 (8, 4, 8)\n"
+	  "  --mode MODE        file mode in octal, e.g. 0640 (default 0600; not\n"
+	  "                     changed by the umask)\n"
+	  "  --huge-pages       on huge pages (PATH on a hugetlbfs mount) or fail;\n"
+	  "                     =prefer: normal pages where huge ones cannot be had\n"
+	  "  --populate         fault the whole pool in now (fails if memory is short)\n"
+	  "  --notify-on-free   SHPOOL_NOTIFY_ON_FREE: frees signal the eventfd\n"
+	  "  --no-zero          SHPOOL_NO_ZERO: slots are not zeroed on allocation\n"
+	  "\n"
+	  "A pool found in place keeps its mode and its creation flags: they are not\n"
+	  "compared (the library does not report the flags).\n",
+	  "Creates the file: needs write permission on its directory." },
+	{ "rm", NULL, cmd_rm, "f", true, false, "[--force] [--json] PATH",
+	  "remove a pool file no live process holds slots in",
+	  "Remove the pool file at PATH, after checking that it is a pool and that no\n"
+	  "live process holds a slot in it (the owner of each allocated slot, by its\n"
+	  "PID, as shpool ls tells it: the slots of dead processes do not count).\n"
+	  "Refused otherwise (exit status 2), with the PIDs of the holders.\n"
+	  "\n"
+	  "  --force   remove it even though live processes hold slots\n"
+	  "\n"
+	  "Processes that have the pool attached keep using it after the removal (their\n"
+	  "mapping stays), but no one can attach it any more, and a pool created at\n"
+	  "PATH afterwards is a different one. Processes attached without holding a\n"
+	  "slot cannot be seen.\n",
+	  "Removes the file: needs write permission on its directory, and read\n"
+	  "permission on the file (it is attached read-only to look for holders)." },
+	{ "info", cmd_info, NULL, "", false, false, "[--json] PATH",
 	  "kind, geometry, mapping size and page size",
 	  "Show the pool's kind and geometry: capacity, elem_size (and max_len for STR),\n"
 	  "stride (bytes from one slot to the next), the size of its mapping, the size\n"
 	  "of the pages backing the mapping (\"(huge pages)\" when they are hugetlb\n"
 	  "pages), and the version of the library the tool runs with. Creation flags\n"
 	  "(SHPOOL_NO_ZERO, SHPOOL_NOTIFY_ON_FREE) are not shown: the library does not\n"
-	  "report them.\n" },
-	{ "stats", cmd_stats, "F", false, true, "[--json | --format=FORMAT] PATH...",
-	  "occupancy and counters (OpenMetrics too)",
+	  "report them.\n", NULL },
+	{ "stats", cmd_stats, NULL, "F", false, true, "[--json | --format=FORMAT] PATH...",
+	  "occupancy and counters (Prometheus format too)",
 	  "Show shpool_stats(): capacity, elem_size, used, available, waiters (callers\n"
-	  "blocked in an allocation now), mmap_size, and the approximate counters allocs,\n"
-	  "frees, waits, timeouts and recoveries, for each PATH in turn (JSON: one\n"
-	  "object per line).\n"
+	  "blocked in an allocation now), mmap_size, and the counters allocs, frees,\n"
+	  "waits, timeouts, recoveries and reset_frees (counted since the pool was\n"
+	  "created; they only rise), for each PATH in turn (JSON: one object per line).\n"
 	  "\n"
 	  "  --format=text         the default\n"
 	  "  --format=json         the same as --json\n"
-	  "  --format=openmetrics  every pool in one OpenMetrics text exposition (what\n"
-	  "                        Prometheus scrapes): a gauge per occupancy figure, a\n"
-	  "                        counter (_total) per counter, a pool=\"PATH\" label,\n"
-	  "                        shpool_up 0 for a pool that could not be read\n"
-	  "                        (exit status 2 then), and # EOF at the end\n" },
-	{ "ls", cmd_ls, "db", false, false, "[--json] [--data] [--bytes N] PATH",
+	  "  --format=prometheus   every pool in one Prometheus text exposition (format\n"
+	  "                        0.0.4: node_exporter's textfile collector, a scrape):\n"
+	  "                        a gauge per occupancy figure, a counter (_total) per\n"
+	  "                        counter, a pool=\"PATH\" label, shpool_up 0 for a\n"
+	  "                        pool that could not be read (exit status 2 then)\n"
+	  "  --format=openmetrics  the same in OpenMetrics 1.0 (counter families named\n"
+	  "                        without _total, # UNIT lines, # EOF at the end)\n", NULL },
+	{ "ls", cmd_ls, NULL, "db", false, false, "[--json] [--data] [--bytes N] PATH",
 	  "allocated slots, their owners (and values)",
 	  "List the allocated slots, ascending, with the PID of each slot's owner and\n"
 	  "its state: alive, dead, or zombie (exited, not yet reaped), as kill(2) and\n"
@@ -59,25 +107,25 @@ static const struct command commands[] = {
 	  "  --data      show each slot's value: the number for I64, I32 and F64 pools,\n"
 	  "              the string for STR, the first bytes in hex for RAW\n"
 	  "  --bytes N   show at most N bytes of RAW and STR data (default 16 for RAW,\n"
-	  "              64 for STR; 0: all of it). Implies --data.\n" },
-	{ "check", cmd_check, "", false, false, "[--json] PATH",
+	  "              64 for STR; 0: all of it). Implies --data.\n", NULL },
+	{ "check", cmd_check, NULL, "", false, false, "[--json] PATH",
 	  "cross-check the pool; exit 1 on problems",
 	  "Cross-check the bitmap, summary, owner records and counters with\n"
 	  "shpool_check() and print its report. Exit status 0 when consistent, 1 when\n"
 	  "problems were found, 2 on error. On a pool in use, an allocation or free in\n"
-	  "progress can show as a passing problem: check again on a quiet pool.\n" },
-	{ "recover", cmd_recover, "", true, false, "[--json] PATH",
+	  "progress can show as a passing problem: check again on a quiet pool.\n", NULL },
+	{ "recover", cmd_recover, NULL, "", true, false, "[--json] PATH",
 	  "free the slots of dead processes",
 	  "Free the slots whose owning process is dead (shpool_recover_stale()) and\n"
 	  "print how many. Safe at any time, also while the pool is in use. Exit\n"
-	  "status 0 whether or not there was anything to recover.\n" },
-	{ "reset", cmd_reset, "f", true, false, "--force [--json] PATH",
+	  "status 0 whether or not there was anything to recover.\n", NULL },
+	{ "reset", cmd_reset, NULL, "f", true, false, "--force [--json] PATH",
 	  "free every slot (the pool must be idle)",
 	  "Free every slot and wake every waiter (shpool_reset()). Refused without\n"
 	  "--force. Only for a pool nobody uses: YOU must make sure that no process\n"
 	  "holds, allocates or frees a slot meanwhile, or their slots will be handed out\n"
-	  "twice. Prints how many slots were allocated before the reset.\n" },
-	{ "watch", cmd_watch, "ci", false, false, "[--json] [--count N] [--interval MS] PATH",
+	  "twice. Prints how many slots were allocated before the reset.\n", NULL },
+	{ "watch", cmd_watch, NULL, "ci", false, false, "[--json] [--count N] [--interval MS] PATH",
 	  "used/available/waiters and rates, once a second",
 	  "Print used, available and waiters once a second, and beside them the rates\n"
 	  "since the sample before: allocations, frees and blocking waits per second\n"
@@ -86,7 +134,7 @@ static const struct command commands[] = {
 	  "interrupted (SIGINT or SIGTERM: exit status 0).\n"
 	  "\n"
 	  "  --count N       stop after N samples\n"
-	  "  --interval MS   milliseconds between samples (default 1000)\n" },
+	  "  --interval MS   milliseconds between samples (default 1000)\n", NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -97,12 +145,12 @@ static void usage_global(FILE *f)
 {
 	fprintf(f, "Usage: %s [--json] COMMAND [OPTIONS] PATH\n"
 		   "       %s --help | --version\n"
-		   "Look inside a libshpool pool file.\n\n"
+		   "Create, inspect, repair and remove libshpool pool files.\n\n"
 		   "Commands:\n",
 		prog, prog);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s%s\n", commands[i].name, commands[i].summary,
-			commands[i].writes ? " [changes the pool]" : "");
+			commands[i].writes && !commands[i].run_path ? " [changes the pool]" : "");
 	fprintf(f,
 		"\n"
 		"Options (every command):\n"
@@ -111,10 +159,11 @@ static void usage_global(FILE *f)
 		"  -h, --help  help; '%s COMMAND --help' for a command\n"
 		"  --version   the tool's and the library's versions\n"
 		"\n"
-		"The pool's kind need not be given: the tool attaches any kind. Every command\n"
-		"but recover and reset only reads the pool: it attaches it read-only\n"
-		"(SHPOOL_RDONLY), so read permission on the file is enough, and it cannot\n"
-		"change the pool. recover and reset need write permission.\n"
+		"The pool's kind need not be given: the tool attaches any kind. info, stats,\n"
+		"ls, check and watch only read the pool: they attach it read-only\n"
+		"(SHPOOL_RDONLY), so read permission on the file is enough, and they cannot\n"
+		"change the pool. recover and reset need write permission on the file,\n"
+		"create and rm on its directory.\n"
 		"\n"
 		"Exit status: 0 success; 1 check found problems; 2 usage or runtime error\n"
 		"(message on stderr).\n",
@@ -124,8 +173,9 @@ static void usage_global(FILE *f)
 static void usage_command(FILE *f, const struct command *c)
 {
 	fprintf(f, "Usage: %s %s %s\n\n%s\n%s\n", prog, c->name, c->usage, c->help,
-		c->writes ? "Changes the pool: needs write permission on the file."
-			  : "Read-only: attaches the pool read-only; read permission is enough.");
+		c->access   ? c->access
+		: c->writes ? "Changes the pool: needs write permission on the file."
+			    : "Read-only: attaches the pool read-only; read permission is enough.");
 }
 
 /* A usage mistake: message, a pointer to the help, exit status 2. */
@@ -176,6 +226,31 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
+/* An octal mode from 1 to 0777 (the library's 0 means its default). */
+static bool parse_mode(const char *s, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '7')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v == 0 || v > 0777)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* A kind by its shpool_kind_name(); SHPOOL_ANY_KIND for none. */
+static shpool_kind parse_kind(const char *s)
+{
+	for (int k = SHPOOL_RAW; shpool_kind_name((shpool_kind)k); k++)
+		if (strcmp(shpool_kind_name((shpool_kind)k), s) == 0)
+			return (shpool_kind)k;
+	return SHPOOL_ANY_KIND;
+}
+
 static const struct command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -192,6 +267,14 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "kind", required_argument, NULL, OPT_KIND },
+	{ "capacity", required_argument, NULL, OPT_CAPACITY },
+	{ "elem-size", required_argument, NULL, OPT_ELEM_SIZE },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "huge-pages", optional_argument, NULL, OPT_HUGE },
+	{ "populate", no_argument, NULL, OPT_POPULATE },
+	{ "notify-on-free", no_argument, NULL, OPT_NOTIFY },
+	{ "no-zero", no_argument, NULL, OPT_NO_ZERO },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -217,12 +300,47 @@ static int apply_option(struct tool *t, const struct command *c, int opt, const 
 			t->format = FORMAT_TEXT;
 		else if (strcmp(arg, "json") == 0)
 			t->format = FORMAT_JSON;
+		else if (strcmp(arg, "prometheus") == 0)
+			t->format = FORMAT_PROMETHEUS;
 		else if (strcmp(arg, "openmetrics") == 0)
 			t->format = FORMAT_OPENMETRICS;
 		else
-			return usage_error(c, "--format: '%s' is not text, json or openmetrics",
-					   arg);
+			return usage_error(c, "--format: '%s' is not text, json, prometheus or "
+					   "openmetrics", arg);
 		break;
+	case OPT_KIND:
+		t->kind = parse_kind(arg);
+		if (t->kind == SHPOOL_ANY_KIND)
+			return usage_error(c, "--kind: '%s' is not raw, i64, i32, f64 or str", arg);
+		break;
+	case OPT_CAPACITY:
+		if (!parse_u64(arg, 1, UINT64_MAX, &t->capacity))
+			return usage_error(c, "--capacity: '%s' is not a positive number", arg);
+		break;
+	case OPT_ELEM_SIZE:
+		if (!parse_u64(arg, 0, UINT32_MAX, &t->elem_size))
+			return usage_error(c, "--elem-size: '%s' is not a number of bytes", arg);
+		t->elem_size_set = true;
+		break;
+	case OPT_MODE:
+		if (!parse_mode(arg, &t->mode))
+			return usage_error(c, "--mode: '%s' is not an octal file mode from 1 to 0777 "
+					   "(e.g. 0640)", arg);
+		break;
+	case OPT_HUGE:
+		/* The last one given decides, as SHPOOL_HUGEPAGES_PREFER would. */
+		t->flags &= ~(SHPOOL_HUGEPAGES | SHPOOL_HUGEPAGES_PREFER);
+		if (!arg)
+			t->flags |= SHPOOL_HUGEPAGES;
+		else if (strcmp(arg, "prefer") == 0)
+			t->flags |= SHPOOL_HUGEPAGES_PREFER;
+		else
+			return usage_error(c, "--huge-pages: '%s' is not 'prefer' (--huge-pages "
+					   "alone: huge pages or fail)", arg);
+		break;
+	case OPT_POPULATE: t->flags |= SHPOOL_POPULATE; break;
+	case OPT_NOTIFY: t->flags |= SHPOOL_NOTIFY_ON_FREE; break;
+	case OPT_NO_ZERO: t->flags |= SHPOOL_NO_ZERO; break;
 	case OPT_DATA: t->data = true; break;
 	case OPT_FORCE: t->force = true; break;
 	case OPT_BYTES:
@@ -267,8 +385,9 @@ static int parse_command(struct tool *t, const struct command *c, int argc, char
 		return usage_error(c, "missing PATH (the pool file)");
 	if (argc - optind > 1 && !c->many)
 		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
-	if (t->json && t->format == FORMAT_OPENMETRICS)
-		return usage_error(c, "--json and --format=openmetrics do not go together");
+	if (t->json && (t->format == FORMAT_PROMETHEUS || t->format == FORMAT_OPENMETRICS))
+		return usage_error(c, "--json and --format=%s do not go together",
+				   t->format == FORMAT_PROMETHEUS ? "prometheus" : "openmetrics");
 	if (t->format == FORMAT_JSON)
 		t->json = true;
 	t->paths = argv + optind;
@@ -277,6 +396,17 @@ static int parse_command(struct tool *t, const struct command *c, int argc, char
 	if (c->run == cmd_reset && !t->force)
 		return usage_error(c, "refusing to reset without --force (it frees every slot; "
 				   "no process may use the pool meanwhile)");
+	if (c->run_path == cmd_create) {
+		if (t->kind == SHPOOL_ANY_KIND)
+			return usage_error(c, "missing --kind (raw, i64, i32, f64 or str)");
+		if (!t->capacity)
+			return usage_error(c, "missing --capacity (the number of slots)");
+		if ((t->kind == SHPOOL_RAW || t->kind == SHPOOL_STR) && !t->elem_size_set)
+			return usage_error(c, "--kind %s needs --elem-size (%s)",
+					   shpool_kind_name(t->kind),
+					   t->kind == SHPOOL_RAW ? "bytes per slot"
+								 : "the longest string, in bytes");
+	}
 	return -1;
 }
 
@@ -365,7 +495,9 @@ int main(int argc, char **argv)
 	rc = parse_command(&t, c, argc - first, argv + first);
 	if (rc >= 0)
 		return finish_output(rc);
-	if (t.format == FORMAT_OPENMETRICS)
-		return finish_output(cmd_openmetrics(&t));
+	if (c->run_path)
+		return finish_output(c->run_path(&t));
+	if (t.format == FORMAT_PROMETHEUS || t.format == FORMAT_OPENMETRICS)
+		return finish_output(cmd_exposition(&t));
 	return finish_output(run_each(&t, c));
 }

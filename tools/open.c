@@ -8,6 +8,8 @@
  * never change a pool it was asked to inspect.
  */
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 
 #include "tool.h"
 
@@ -30,4 +32,34 @@ const char *tool_kind_name(shpool_t *p)
 	const char *name = shpool_kind_name((shpool_kind)shpool_kind_of(p));
 
 	return name ? name : "unknown";
+}
+
+/* The state letter of /proc/PID/stat, or 0 if unreadable. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p, state = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold ')': the state follows the last one. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c", &state) != 1)
+		return 0;
+	return state;
+}
+
+const char *tool_pid_state(pid_t pid)
+{
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return "dead";
+	if (proc_state(pid) == 'Z')
+		return "zombie";
+	return "alive"; /* exists (EPERM: someone else's, but it exists) */
 }

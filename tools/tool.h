@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <shpool.h>
 
@@ -16,7 +17,7 @@
 #define EXIT_ERROR 2    /* usage or runtime error; a message is on stderr */
 
 /* stats --format */
-enum tool_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_OPENMETRICS };
+enum tool_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS, FORMAT_OPENMETRICS };
 
 /* What the command line asked for. */
 struct tool {
@@ -29,9 +30,16 @@ struct tool {
 	bool data;           /* ls --data */
 	uint64_t bytes;      /* ls --bytes: 0 means the whole slot */
 	bool bytes_set;      /* --bytes was given (else the per-kind default) */
-	bool force;          /* reset --force */
+	bool force;          /* reset --force, rm --force */
 	uint64_t count;      /* watch --count: 0 means until interrupted */
 	uint64_t interval;   /* watch --interval, milliseconds */
+	/* create: the geometry and the shpool_options */
+	shpool_kind kind;    /* --kind; SHPOOL_ANY_KIND when not given */
+	uint64_t capacity;   /* --capacity; 0 when not given */
+	uint64_t elem_size;  /* --elem-size */
+	bool elem_size_set;
+	unsigned mode;       /* --mode; 0: the library's default, 0600 */
+	unsigned flags;      /* SHPOOL_NO_ZERO, _NOTIFY_ON_FREE, _HUGEPAGES[_PREFER], _POPULATE */
 };
 
 /* ---- main.c ---- */
@@ -45,6 +53,10 @@ int tool_fail(const struct tool *t, int rc);
 int tool_open(const struct tool *t, bool writes, shpool_t **out);
 /* shpool_kind_name() of p's kind: "raw", "i64", ... */
 const char *tool_kind_name(shpool_t *p);
+/* "alive", "dead" or "zombie" (exited, not yet reaped): pid as kill(2) and
+ * /proc see it now, in this PID namespace. A test of the PID alone: a
+ * recycled PID looks alive. pid > 0. */
+const char *tool_pid_state(pid_t pid);
 
 /* ---- json.c: a small JSON writer (one line, no pretty printing) ---- */
 struct json {
@@ -80,7 +92,11 @@ int cmd_check(const struct tool *t, shpool_t *p);
 int cmd_recover(const struct tool *t, shpool_t *p);
 int cmd_reset(const struct tool *t, shpool_t *p);
 int cmd_watch(const struct tool *t, shpool_t *p);
-/* stats --format=openmetrics: every pool of t->paths in one exposition. */
-int cmd_openmetrics(const struct tool *t);
+/* Commands that work on the path, not on an attached pool. */
+int cmd_create(const struct tool *t);
+int cmd_rm(const struct tool *t);
+/* stats --format=prometheus or openmetrics: every pool of t->paths in one
+ * exposition of t->format. */
+int cmd_exposition(const struct tool *t);
 
 #endif
