@@ -93,6 +93,38 @@ static void croak_rc(pTHX_ CV *cv, int64_t rc)
 	croak("%s::%s: %s", SUBNAME(cv), detail);
 }
 
+/* A constructor's failure: the library's detail and, where
+ * Data::Pool::Shared words the same failure with a phrase that programs
+ * match ("invalid or incompatible pool", "open"), that phrase after it. */
+static void croak_ctor(pTHX_ CV *cv, int rc, int by_path) __attribute__((noreturn));
+static void croak_ctor(pTHX_ CV *cv, int rc, int by_path)
+{
+	const char *detail = shpool_last_error();
+	const char *also = NULL;
+
+	if (!detail || !*detail)
+		detail = shpool_strerror(rc);
+	switch (-rc) {
+	case EBADMSG:         /* bad magic, corrupt or truncated header */
+	case EPROTONOSUPPORT: /* another layout version */
+		also = by_path ? "invalid or incompatible pool file" : "invalid or incompatible pool";
+		break;
+	case EINVAL:          /* another kind or geometry, not a regular file */
+		if (strstr(detail, "mismatch") || strstr(detail, "not a regular file"))
+			also = by_path ? "invalid or incompatible pool file"
+				       : "invalid or incompatible pool";
+		break;
+	case ENOENT: case EACCES: case ENOTDIR: case ENAMETOOLONG: case EROFS: case EISDIR:
+		/* the path could not be opened or created (not a mapping) */
+		if (by_path && !strstr(detail, "map"))
+			also = "open failed";
+		break;
+	}
+	if (also)
+		croak("%s::%s: %s (%s)", SUBNAME(cv), detail, also);
+	croak("%s::%s: %s", SUBNAME(cv), detail);
+}
+
 #define CROAK(...) croak_fmt(aTHX_ cv, __VA_ARGS__)
 static void croak_fmt(pTHX_ CV *cv, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
@@ -107,22 +139,28 @@ static void croak_fmt(pTHX_ CV *cv, const char *fmt, ...)
 	croak("%s::%s: %s", SUBNAME(cv), buf);
 }
 
+/* The message for a self that is not a live pool. A pool is never freed
+ * while an object refers to it, so a "destroyed" one is a forged object:
+ * the words say both, for code that matches Data::Pool::Shared's
+ * "destroyed object". */
+#define NOT_A_POOL "not an IPC::Shpool object (forged, or destroyed)"
+
 static SV *pool_obj_of(pTHX_ SV *self, CV *cv)
 {
 	if (self && SvROK(self) && find_magic(SvRV(self), &pool_vtbl))
 		return SvRV(self);
-	CROAK("not an IPC::Shpool object");
+	CROAK(NOT_A_POOL);
 }
 
-static shpool_t *pool_arg_slow(pTHX_ SV *self, CV *cv) __attribute__((noinline));
-static shpool_t *pool_arg_slow(pTHX_ SV *self, CV *cv)
+static MAGIC *pool_magic_slow(pTHX_ SV *self, CV *cv) __attribute__((noinline));
+static MAGIC *pool_magic_slow(pTHX_ SV *self, CV *cv)
 {
 	if (SvROK(self)) {
 		MAGIC *mg = find_magic(SvRV(self), &pool_vtbl);
 		if (mg && mg->mg_ptr)
-			return (shpool_t *)mg->mg_ptr;
+			return mg;
 	}
-	CROAK("not an IPC::Shpool object");
+	CROAK(NOT_A_POOL);
 }
 
 /* Every method's self (the typemap's T_SHPOOL). The hot path is a few
@@ -132,7 +170,7 @@ static shpool_t *pool_arg_slow(pTHX_ SV *self, CV *cv)
  * whole chain is searched. No class check: the vtable address is the
  * proof, so subclasses and reblessed objects work and a forged object
  * croaks. */
-static inline shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
+static inline MAGIC *pool_magic(pTHX_ SV *self, CV *cv)
 {
 	if (LIKELY(SvROK(self))) {
 		SV *obj = SvRV(self);
@@ -140,11 +178,20 @@ static inline shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
 			MAGIC *mg = SvMAGIC(obj);
 			if (LIKELY(mg && mg->mg_virtual == &pool_vtbl && mg->mg_ptr &&
 				   mg->mg_type == PERL_MAGIC_ext))
-				return (shpool_t *)mg->mg_ptr;
+				return mg;
 		}
 	}
-	return pool_arg_slow(aTHX_ self, cv);
+	return pool_magic_slow(aTHX_ self, cv);
 }
+
+static inline shpool_t *pool_arg(pTHX_ SV *self, CV *cv)
+{
+	return (shpool_t *)pool_magic(aTHX_ self, cv)->mg_ptr;
+}
+
+/* Per-handle options, in the pool magic's mg_private (not in the pool:
+ * another process's handle of the same pool has its own). */
+#define PL_TRUNCATE 1 /* truncate => 1: an over-long raw/Str value is cut */
 
 static plguard *guard_arg(pTHX_ SV *self, CV *cv)
 {
@@ -158,8 +205,14 @@ static plguard *guard_arg(pTHX_ SV *self, CV *cv)
 
 /* ---- arguments ---------------------------------------------------------- */
 
-/* A slot index: a non-negative integer (a whole number in an NV or a
- * numeric string is accepted). The range is the library's to check. */
+/* Numbers, the way Perl makes integers of them without a warning: a
+ * number with a fraction is truncated toward zero (as int() and an array
+ * index do, and as Data::Pool::Shared does); what Perl would warn about
+ * (undef, '', '12abc', a reference) croaks, and so do NaN and numbers
+ * beyond the range, never wrapped or clamped. */
+
+/* A slot index: a non-negative integer. The range is the library's to
+ * check. */
 static uint64_t idx_arg_slow(pTHX_ SV *sv, CV *cv) __attribute__((noinline));
 static uint64_t idx_arg_slow(pTHX_ SV *sv, CV *cv)
 {
@@ -171,15 +224,20 @@ static uint64_t idx_arg_slow(pTHX_ SV *sv, CV *cv)
 			return SvUVX(sv);
 		if (SvIVX(sv) >= 0)
 			return (uint64_t)SvIVX(sv);
-		CROAK("slot index %" IVdf " is negative", SvIVX(sv));
+		CROAK("slot index %" IVdf " is negative: out of range", SvIVX(sv));
 	}
 	if (!SvOK(sv))
 		CROAK("slot index is undef");
 	if (SvROK(sv) || !looks_like_number(sv))
 		CROAK("slot index is not a number");
 	n = SvNV_nomg(sv);
-	if (!(n >= 0) || n != floor(n) || n >= 18446744073709551616.0)
-		CROAK("slot index %" NVgf " is not a non-negative integer", n);
+	if (Perl_isnan(n))
+		CROAK("slot index is NaN");
+	n = trunc(n);
+	if (!(n >= 0))
+		CROAK("slot index %" NVgf " is negative: out of range", n);
+	if (n >= 18446744073709551616.0)
+		CROAK("slot index %" NVgf " is out of range", n);
 	return (uint64_t)n;
 }
 
@@ -191,8 +249,7 @@ static inline uint64_t idx_arg(pTHX_ SV *sv, CV *cv)
 	return idx_arg_slow(aTHX_ sv, cv);
 }
 
-/* An integer value in [lo, hi] (int64 or int32 slots, counts). Strings
- * such as "12" and integer-valued NVs are accepted; anything else croaks. */
+/* An integer value in [lo, hi] (int64 or int32 slots, counts, sizes). */
 static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
 	__attribute__((noinline));
 static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, int64_t hi)
@@ -201,7 +258,7 @@ static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, 
 
 	SvGETMAGIC(sv);
 	if (!SvIOK(sv)) {
-		NV n;
+		NV n, t;
 		if (!SvOK(sv))
 			CROAK("%s is undef", what);
 		if (SvROK(sv) || !looks_like_number(sv))
@@ -210,7 +267,15 @@ static int64_t int_arg_slow(pTHX_ SV *sv, CV *cv, const char *what, int64_t lo, 
 		(void)SvIV_please_nomg(sv);
 		if (!SvIOK(sv)) {
 			n = SvNV_nomg(sv);
-			CROAK("%s %" NVgf " is not an integer in range", what, n);
+			if (Perl_isnan(n))
+				CROAK("%s is NaN", what);
+			t = trunc(n);
+			/* [-2**63, 2**63): both bounds exact in a double */
+			if (!(t >= -9223372036854775808.0 && t < 9223372036854775808.0) ||
+			    (int64_t)t < lo || (int64_t)t > hi)
+				CROAK("%s %" NVgf " is out of range [%" IVdf ", %" IVdf "]", what, n,
+				      (IV)lo, (IV)hi);
+			return (int64_t)t;
 		}
 	}
 	if (SvIsUV(sv)) {
@@ -256,16 +321,29 @@ static int ms_of_iv(IV iv)
 	return iv < 0 ? -1 : iv == 0 ? 0 : iv >= INT_MAX / 1000 ? -1 : (int)iv * 1000;
 }
 
-static int timeout_arg_slow(pTHX_ SV *sv, CV *cv) __attribute__((noinline));
-static int timeout_arg_slow(pTHX_ SV *sv, CV *cv)
+/* An explicit undef: waits for ever (UNDEF_WAITS), or, for alloc and
+ * alloc_n, does not wait (UNDEF_NO_WAIT) with a warning in the
+ * "uninitialized" category: Data::Pool::Shared reads undef there as 0, and
+ * a migrated program must not start to hang where it used to return. */
+enum { UNDEF_WAITS, UNDEF_NO_WAIT };
+
+static int timeout_arg_slow(pTHX_ SV *sv, CV *cv, int undef_means) __attribute__((noinline));
+static int timeout_arg_slow(pTHX_ SV *sv, CV *cv, int undef_means)
 {
 	NV s, ms;
 
 	SvGETMAGIC(sv);
 	if (SvIOK(sv) && !SvIsUV(sv)) /* a tied or magic integer */
 		return ms_of_iv(SvIVX(sv));
-	if (!SvOK(sv))
-		return -1;
+	if (!SvOK(sv)) {
+		if (undef_means == UNDEF_WAITS)
+			return -1;
+		if (ckWARN(WARN_UNINITIALIZED))
+			Perl_warner(aTHX_ packWARN(WARN_UNINITIALIZED),
+				    "%s::%s: timeout is undef: not waiting, as in Data::Pool::Shared "
+				    "(leave it out, or pass -1, to wait for ever)", SUBNAME(cv));
+		return 0;
+	}
 	s = num_arg(aTHX_ sv, cv, "timeout");
 	if (s != s)
 		CROAK("timeout is NaN");
@@ -282,13 +360,13 @@ static int timeout_arg_slow(pTHX_ SV *sv, CV *cv)
 /* The hot path: no timeout, or a plain IV (alloc(0), alloc(5)), without
  * a function call or any NV arithmetic; fractions, strings, undef and
  * magic go to timeout_arg_slow(). */
-static inline int timeout_arg(pTHX_ SV *sv, CV *cv)
+static inline int timeout_arg(pTHX_ SV *sv, CV *cv, int undef_means)
 {
 	if (!sv)
 		return -1;
 	if (LIKELY((SvFLAGS(sv) & (SVf_IOK | SVs_GMG | SVf_IVisUV)) == SVf_IOK))
 		return ms_of_iv(SvIVX(sv));
-	return timeout_arg_slow(aTHX_ sv, cv);
+	return timeout_arg_slow(aTHX_ sv, cv, undef_means);
 }
 
 /* A file descriptor: an integer or a Perl filehandle (its fileno). */
@@ -313,6 +391,9 @@ static int fd_arg(pTHX_ SV *sv, CV *cv)
 	return PerlIO_fileno(IoIFP(io));
 }
 
+/* A raw or Str value: the string's bytes as Perl holds them, so a string
+ * with the UTF-8 flag on is stored as its UTF-8 encoding, as
+ * Data::Pool::Shared stores it (get returns bytes either way). */
 static const char *bytes_arg(pTHX_ SV *sv, CV *cv, STRLEN *len)
 {
 	SvGETMAGIC(sv);
@@ -320,8 +401,42 @@ static const char *bytes_arg(pTHX_ SV *sv, CV *cv, STRLEN *len)
 		CROAK("value is undef");
 	if (SvROK(sv) && !SvAMAGIC(sv))
 		CROAK("value is a reference");
-	/* Bytes: a string with characters above 255 croaks here. */
-	return SvPVbyte_nomg(sv, *len);
+	return SvPV_nomg(sv, *len);
+}
+
+/* A raw value as the slot's new content: shorter values are padded with
+ * zero bytes to elem_size (no byte of the previous value stays behind, as
+ * in Data::Pool::Shared); longer ones are cut to elem_size with the handle's
+ * truncate option, else passed on whole for the library to refuse (-E2BIG,
+ * nothing written). Returns the bytes to write, *len updated: s itself,
+ * or a padded copy in small (RAW_SMALL bytes) or in a mortal buffer. */
+#define RAW_SMALL 256
+static const char *raw_value(pTHX_ shpool_t *p, U16 opts, const char *s, STRLEN *len,
+			     char *small)
+{
+	size_t esz = shpool_elem_size(p);
+	char *buf;
+
+	if (*len > esz) {
+		if (opts & PL_TRUNCATE)
+			*len = esz;
+		return s;
+	}
+	if (*len == esz)
+		return s;
+	buf = esz <= RAW_SMALL ? small : SvPVX(sv_2mortal(newSV(esz)));
+	memcpy(buf, s, *len);
+	memset(buf + *len, 0, esz - *len);
+	*len = esz;
+	return buf;
+}
+
+/* A Str value: cut to max_len with the truncate option. */
+static STRLEN str_len(shpool_t *p, U16 opts, STRLEN len)
+{
+	size_t max = shpool_str_max_len(p);
+
+	return (opts & PL_TRUNCATE) && len > max ? max : len;
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -343,6 +458,32 @@ static const char *class_arg(pTHX_ SV *sv, CV *cv)
 	if (SvROK(sv) || !SvOK(sv))
 		CROAK("call it as a class method");
 	return SvPV_nolen(sv);
+}
+
+/* capacity and elem_size (max_len for Str; 0 for the fixed-size kinds):
+ * zero is refused here in Data::Pool::Shared's words, the rest of the
+ * range by int_arg() and the library. */
+static int is_zero(pTHX_ SV *sv)
+{
+	SvGETMAGIC(sv);
+	if (!SvOK(sv) || SvROK(sv) || !looks_like_number(sv))
+		return 0;
+	return SvIOK(sv) ? SvIVX(sv) == 0 : trunc(SvNV_nomg(sv)) == 0;
+}
+
+static uint64_t size_args(pTHX_ CV *cv, int kind, SV *capacity, SV *elem_size, int64_t *esize)
+{
+	uint64_t cap;
+	int sized = kind == SHPOOL_RAW || kind == SHPOOL_STR;
+	const char *what = kind == SHPOOL_STR ? "max_len" : "elem_size";
+
+	if (is_zero(aTHX_ capacity))
+		CROAK("capacity must be > 0");
+	cap = (uint64_t)int_arg(aTHX_ capacity, cv, "capacity", 1, (int64_t)SHPOOL_MAX_CAPACITY);
+	if (sized && is_zero(aTHX_ elem_size))
+		CROAK("%s must be > 0", what);
+	*esize = int_arg(aTHX_ elem_size, cv, what, sized ? 1 : 0, SHPOOL_MAX_ELEM_SIZE);
+	return cap;
 }
 
 /* Each kind's class: a pool object is blessed into it. */
@@ -377,22 +518,22 @@ static int each_cb(shpool_t *p, uint64_t idx, void *arg)
 	dTHX;
 	SV **cb = (SV **)arg;
 	PERL_UNUSED_ARG(p);
-	if (cb[1]) { /* collecting into an array */
-		av_push((AV *)cb[1], newSVuv(idx));
-		return 0;
-	}
-	{
-		dSP;
-		ENTER;
-		SAVETMPS;
-		PUSHMARK(SP);
-		mXPUSHu(idx);
-		PUTBACK;
-		call_sv(cb[0], G_DISCARD | G_EVAL);
-		FREETMPS;
-		LEAVE;
-	}
-	return SvTRUE(ERRSV) ? 1 : 0;
+	av_push((AV *)cb[1], newSVuv(idx));
+	return 0;
+}
+
+/* callback->(arg), its result discarded; its exception passed on. */
+static void call_with(pTHX_ SV *callback, SV *arg)
+{
+	dSP;
+	ENTER;
+	SAVETMPS;
+	PUSHMARK(SP);
+	XPUSHs(arg);
+	PUTBACK;
+	call_sv(callback, G_DISCARD);
+	FREETMPS;
+	LEAVE;
 }
 
 /* Guard allocation shared by alloc_guard and try_alloc_guard. Returns the
@@ -422,13 +563,108 @@ static int make_guard(pTHX_ CV *cv, SV *self, int timeout_ms, SV **out_idx, SV *
 	return 2;
 }
 
-static SV *alloc_result(pTHX_ CV *cv, int64_t rc)
+/* alloc_set's result: true for an index (to push), false for a timeout
+ * or a full pool (nothing pushed: undef in scalar context, the empty list
+ * in list context, as Data::Pool::Shared's "return;"); croaks otherwise. */
+static int alloc_set_ok(pTHX_ CV *cv, int64_t rc)
 {
 	if (rc >= 0)
-		return newSVuv((UV)rc);
+		return 1;
 	if (rc == -EAGAIN || rc == -ETIMEDOUT)
-		return &PL_sv_undef;
+		return 0;
 	croak_rc(aTHX_ cv, rc);
+}
+
+/* ---- I64 and I32 -------------------------------------------------------- */
+
+/* One XSUB serves both kinds (ALIAS): ix's IX_I32 bit picks the 32-bit
+ * library call and the 32-bit range of the arguments; the other bits pick
+ * the variant (cmpxchg of cas, decr of incr, try_alloc_set of alloc_set).
+ * Values travel as int64_t; an I32 argument was range-checked first. */
+#define IX_I32  4
+#define IX_OLD  1
+#define IX_DECR 1
+#define IX_TRY  1
+/* ALIAS takes one token per name */
+#define IX_I32_OLD  (IX_I32 | IX_OLD)
+#define IX_I32_DECR (IX_I32 | IX_DECR)
+#define IX_I32_TRY  (IX_I32 | IX_TRY)
+#define ILO(ix) ((ix) & IX_I32 ? (int64_t)INT32_MIN : INT64_MIN)
+#define IHI(ix) ((ix) & IX_I32 ? (int64_t)INT32_MAX : INT64_MAX)
+
+static inline int int_get(shpool_t *p, I32 ix, uint64_t i, int64_t *v)
+{
+	int32_t w;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_get(p, i, v);
+	rc = shpool_i32_get(p, i, &w);
+	*v = w;
+	return rc;
+}
+
+static inline int int_set(shpool_t *p, I32 ix, uint64_t i, int64_t v)
+{
+	return ix & IX_I32 ? shpool_i32_set(p, i, (int32_t)v) : shpool_i64_set(p, i, v);
+}
+
+static int int_cmpxchg(shpool_t *p, I32 ix, uint64_t i, int64_t e, int64_t d, int64_t *old)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_cmpxchg(p, i, e, d, old);
+	rc = shpool_i32_cmpxchg(p, i, (int32_t)e, (int32_t)d, &w);
+	*old = w;
+	return rc;
+}
+
+static int int_xchg(shpool_t *p, I32 ix, uint64_t i, int64_t v, int64_t *old)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_xchg(p, i, v, old);
+	rc = shpool_i32_xchg(p, i, (int32_t)v, &w);
+	*old = w;
+	return rc;
+}
+
+static int int_add(shpool_t *p, I32 ix, uint64_t i, int64_t d, int64_t *v)
+{
+	int32_t w = 0;
+	int rc;
+
+	if (!(ix & IX_I32))
+		return shpool_i64_add(p, i, d, v);
+	rc = shpool_i32_add(p, i, (int32_t)d, &w);
+	*v = w;
+	return rc;
+}
+
+/* incr (ix without IX_DECR) and decr. */
+static inline int int_step(shpool_t *p, I32 ix, uint64_t i, int64_t *v)
+{
+	int32_t w = 0;
+	int rc;
+
+	switch (ix) {
+	case 0:
+		return shpool_i64_incr(p, i, v);
+	case IX_DECR:
+		return shpool_i64_decr(p, i, v);
+	case IX_I32:
+		rc = shpool_i32_incr(p, i, &w);
+		break;
+	default: /* IX_I32_DECR */
+		rc = shpool_i32_decr(p, i, &w);
+		break;
+	}
+	*v = w;
+	return rc;
 }
 
 typedef shpool_t *IPC_Shpool;
@@ -482,8 +718,7 @@ _create(class, kind, path, capacity, elem_size, flags, mode)
     CODE:
 	class_arg(aTHX_ class, cv);
 	check_kind(aTHX_ cv, kind);
-	cap = (uint64_t)int_arg(aTHX_ capacity, cv, "capacity", 1, (int64_t)SHPOOL_MAX_CAPACITY);
-	esize = int_arg(aTHX_ elem_size, cv, "elem_size", 0, SHPOOL_MAX_ELEM_SIZE);
+	cap = size_args(aTHX_ cv, kind, capacity, elem_size, &esize);
 	memset(&o, 0, sizeof(o));
 	o.flags = flags;
 	o.mode = mode;
@@ -496,7 +731,7 @@ _create(class, kind, path, capacity, elem_size, flags, mode)
 		rc = shpool_create(&p, NULL, kind, cap, (uint32_t)esize, &o);
 	}
 	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
+		croak_ctor(aTHX_ cv, rc, SvOK(path));
 	RETVAL = wrap_pool(aTHX_ p, class);
     OUTPUT:
 	RETVAL
@@ -519,8 +754,7 @@ _create_memfd(class, kind, name, capacity, elem_size, flags)
     CODE:
 	class_arg(aTHX_ class, cv);
 	check_kind(aTHX_ cv, kind);
-	cap = (uint64_t)int_arg(aTHX_ capacity, cv, "capacity", 1, (int64_t)SHPOOL_MAX_CAPACITY);
-	esize = int_arg(aTHX_ elem_size, cv, "elem_size", 0, SHPOOL_MAX_ELEM_SIZE);
+	cap = size_args(aTHX_ cv, kind, capacity, elem_size, &esize);
 	memset(&o, 0, sizeof(o));
 	o.flags = flags;
 	if (SvOK(name)) {
@@ -530,7 +764,7 @@ _create_memfd(class, kind, name, capacity, elem_size, flags)
 	}
 	rc = shpool_create_memfd(&p, s, kind, cap, (uint32_t)esize, &o);
 	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
+		croak_ctor(aTHX_ cv, rc, 0);
 	RETVAL = wrap_pool(aTHX_ p, class);
     OUTPUT:
 	RETVAL
@@ -551,7 +785,7 @@ _open_fd(class, kind, fd, flags = 0)
 	n = fd_arg(aTHX_ fd, cv);
 	rc = shpool_attach_fd(&p, n, kind, attach_flags(aTHX_ cv, flags));
 	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
+		croak_ctor(aTHX_ cv, rc, 0);
 	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
 			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
     OUTPUT:
@@ -578,7 +812,7 @@ _open(class, kind, path, flags = 0)
 		CROAK("path contains a NUL byte");
 	rc = shpool_attach(&p, s, kind, attach_flags(aTHX_ cv, flags));
 	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
+		croak_ctor(aTHX_ cv, rc, 1);
 	RETVAL = wrap_pool(aTHX_ p, kind == SHPOOL_ANY_KIND
 			   ? class_of_kind(aTHX_ shpool_kind_of(p)) : class);
     OUTPUT:
@@ -605,6 +839,25 @@ is_readonly(self)
 	IPC_Shpool self
     CODE:
 	RETVAL = shpool_is_readonly(self) == 1;
+    OUTPUT:
+	RETVAL
+
+void
+_set_truncate(self, on)
+	SV *self
+	bool on
+    PREINIT:
+	U16 *opts;
+    CODE:
+	/* The constructors' truncate => 1 (lib/IPC/Shpool.pm). */
+	opts = &pool_magic(aTHX_ self, cv)->mg_private;
+	*opts = on ? (*opts | PL_TRUNCATE) : (*opts & ~PL_TRUNCATE);
+
+bool
+truncates(self)
+	SV *self
+    CODE:
+	RETVAL = (pool_magic(aTHX_ self, cv)->mg_private & PL_TRUNCATE) != 0;
     OUTPUT:
 	RETVAL
 
@@ -664,7 +917,7 @@ alloc(self, timeout = NULL)
 	/* The index goes back in the XSUB's TARG: no new SV per call. */
 	if (ix && timeout)
 		croak_xs_usage(cv, "self");
-	rc = shpool_alloc(self, ix ? 0 : timeout_arg(aTHX_ timeout, cv));
+	rc = shpool_alloc(self, ix ? 0 : timeout_arg(aTHX_ timeout, cv, UNDEF_NO_WAIT));
 	if (rc >= 0) {
 		dXSTARG;
 		PUSHu((UV)rc);
@@ -701,7 +954,7 @@ alloc_n(self, n, timeout = NULL)
 	int64_t i;
     CODE:
 	count = int_arg(aTHX_ n, cv, "count", 0, (int64_t)shpool_capacity(self));
-	ms = timeout_arg(aTHX_ timeout, cv);
+	ms = timeout_arg(aTHX_ timeout, cv, UNDEF_NO_WAIT);
 	Newx(out, count ? count : 1, uint64_t);
 	SAVEFREEPV(out);
 	rc = shpool_alloc_n(self, out, (size_t)count, ms);
@@ -731,21 +984,21 @@ free_n(self, indices)
     CODE:
 	SvGETMAGIC(indices);
 	if (!SvROK(indices) || SvTYPE(SvRV(indices)) != SVt_PVAV)
-		CROAK("indices must be an array reference");
+		CROAK("indices must be an array reference (expected arrayref)");
 	av = (AV *)SvRV(indices);
 	n = av_len(av) + 1;
 	Newx(idx, n ? n : 1, uint64_t);
 	SAVEFREEPV(idx);
 	for (i = 0; i < n; i++) {
 		SV **e = av_fetch(av, i, 0);
-		if (!e)
-			CROAK("indices has an undef element at %ld", (long)i);
+		if (!e || (SvGETMAGIC(*e), !SvOK(*e)))
+			CROAK("undef slot at index %ld of the list", (long)i);
 		idx[i] = idx_arg(aTHX_ *e, cv);
 		/* The library skips an index out of range; a list with one is
 		 * a mistake, refused before anything is freed. */
 		if (idx[i] >= shpool_capacity(self))
-			CROAK("slot index %" UVuf " is out of range (capacity %" UVuf ")",
-			      (UV)idx[i], (UV)shpool_capacity(self));
+			CROAK("slot %" UVuf " out of range (capacity %" UVuf ")", (UV)idx[i],
+			      (UV)shpool_capacity(self));
 	}
 	rc = shpool_free_n(self, idx, (size_t)n);
 	if (rc < 0)
@@ -780,18 +1033,25 @@ each_allocated(self, callback)
 	SV *callback
     PREINIT:
 	SV *ctx[2];
+	AV *av;
+	SSize_t i, n;
 	int rc;
     CODE:
 	SvGETMAGIC(callback);
 	if (!SvROK(callback) || SvTYPE(SvRV(callback)) != SVt_PVCV)
 		CROAK("callback must be a code reference");
-	ctx[0] = callback;
-	ctx[1] = NULL;
+	/* The allocated indices first, then the calls: what the callback
+	 * allocates or frees does not change the walk (a snapshot, as in
+	 * Data::Pool::Shared). An exception in it is passed on. */
+	av = (AV *)sv_2mortal((SV *)newAV());
+	ctx[0] = NULL;
+	ctx[1] = (SV *)av;
 	rc = shpool_each_allocated(self, each_cb, ctx);
-	if (rc == 1 && SvTRUE(ERRSV))
-		croak_sv(ERRSV);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
+	n = av_len(av) + 1;
+	for (i = 0; i < n; i++)
+		call_with(aTHX_ callback, *av_fetch(av, i, 0));
 
 UV
 ptr(self, idx)
@@ -804,8 +1064,12 @@ ptr(self, idx)
 	i = idx_arg(aTHX_ idx, cv);
 	q = shpool_ptr(self, i);
 	if (!q)
-		CROAK("slot index %" UVuf " is out of range (capacity %" UVuf ")",
-		      (UV)i, (UV)shpool_capacity(self));
+		CROAK("slot %" UVuf " out of range (capacity %" UVuf ")", (UV)i,
+		      (UV)shpool_capacity(self));
+	/* Only of an allocated slot (a use-after-free caught early); the
+	 * address of any slot is data_ptr + idx * stride. */
+	if (shpool_is_allocated(self, i) != 1)
+		CROAK("slot %" UVuf " is not allocated", (UV)i);
 	RETVAL = PTR2UV(q);
     OUTPUT:
 	RETVAL
@@ -971,7 +1235,7 @@ alloc_guard(self, timeout = NULL)
 	SV *i, *g;
 	int ms;
     PPCODE:
-	ms = timeout_arg(aTHX_ timeout, cv);
+	ms = timeout_arg(aTHX_ timeout, cv, UNDEF_WAITS);
 	if (make_guard(aTHX_ cv, self, ms, &i, &g)) {
 		EXTEND(SP, 2);
 		PUSHs(i);
@@ -1023,14 +1287,36 @@ sync(self)
 	RETVAL
 
 bool
-unlink(self)
-	IPC_Shpool self
+unlink(self, ...)
+	SV *self
     PREINIT:
 	int rc;
+	const char *s;
     CODE:
-	rc = shpool_unlink(self);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
+	/* $pool->unlink, or IPC::Shpool->unlink($path) (any class; as in
+	 * Data::Pool::Shared, a plain unlink(2) of the path). */
+	if (SvROK(self)) {
+		shpool_t *p = pool_arg(aTHX_ self, cv);
+		if (items != 1)
+			croak_xs_usage(cv, "$pool (or CLASS, $path)");
+		s = shpool_path(p);
+		if (!s)
+			CROAK("cannot unlink anonymous or memfd object (%s)", shpool_last_error());
+		rc = shpool_unlink(p);
+		if (rc < 0)
+			CROAK("cannot unlink: unlink(%s): %s", s, strerror(-rc));
+	} else {
+		if (items != 2)
+			croak_xs_usage(cv, "$pool (or CLASS, $path)");
+		class_arg(aTHX_ self, cv);
+		if (!SvOK(ST(1)))
+			CROAK("path is undef");
+		s = SvPV_nolen(ST(1));
+		if (strlen(s) != SvCUR(ST(1)))
+			CROAK("path contains a NUL byte");
+		if (unlink(s) < 0)
+			CROAK("cannot unlink: unlink(%s): %s", s, strerror(errno));
+	}
 	RETVAL = 1;
     OUTPUT:
 	RETVAL
@@ -1055,11 +1341,17 @@ stats(self)
 	STAT(waiters);
 	STAT(mmap_size);
 	STAT(allocs);
-	STAT(frees);
 	STAT(waits);
 	STAT(timeouts);
 	STAT(recoveries);
+	STAT(reset_frees);
 #undef STAT
+	/* frees counts every slot freed, by free, free_n, recover_stale or
+	 * reset (Data::Pool::Shared: "including stale recovery"), so that
+	 * allocs - frees = used once the pool is quiet; the library keeps
+	 * the three apart, and recoveries and reset_frees say how many of
+	 * them recovery and reset freed. */
+	(void)hv_stores(hv, "frees", newSVuv((UV)(st.frees + st.recoveries + st.reset_frees)));
 	/* Not in shpool_stats_t: the pages under this process's mapping. */
 	(void)hv_stores(hv, "page_size", newSVuv((UV)shpool_page_size(self)));
 	RETVAL = newRV_noinc((SV *)hv);
@@ -1115,6 +1407,9 @@ notify(self)
     PREINIT:
 	int rc;
     CODE:
+	/* No eventfd: nothing to signal, false (as Data::Pool::Shared). */
+	if (shpool_fileno(self) < 0)
+		XSRETURN_NO;
 	rc = shpool_notify(self);
 	if (rc < 0 && rc != -EAGAIN)
 		croak_rc(aTHX_ cv, rc);
@@ -1122,16 +1417,20 @@ notify(self)
     OUTPUT:
 	RETVAL
 
-IV
+SV *
 eventfd_consume(self)
 	IPC_Shpool self
     PREINIT:
 	int64_t rc;
     CODE:
+	/* undef when nothing is pending, or the handle has no eventfd (as
+	 * Data::Pool::Shared): while (defined $p->eventfd_consume) ends. */
+	if (shpool_fileno(self) < 0)
+		XSRETURN_UNDEF;
 	rc = shpool_eventfd_consume(self);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
-	RETVAL = (IV)rc;
+	RETVAL = rc > 0 ? newSViv((IV)rc) : &PL_sv_undef;
     OUTPUT:
 	RETVAL
 
@@ -1161,64 +1460,73 @@ get(self, idx)
 
 bool
 set(self, idx, value)
-	IPC_Shpool self
+	SV *self
 	SV *idx
 	SV *value
     PREINIT:
+	shpool_t *p;
+	MAGIC *mg;
 	uint64_t i;
 	const char *s;
 	STRLEN len;
+	char small[RAW_SMALL];
 	int rc;
     CODE:
+	mg = pool_magic(aTHX_ self, cv);
+	p = (shpool_t *)mg->mg_ptr;
 	i = idx_arg(aTHX_ idx, cv);
 	s = bytes_arg(aTHX_ value, cv, &len);
-	rc = shpool_set(self, i, s, len);
+	s = raw_value(aTHX_ p, mg->mg_private, s, &len, small);
+	rc = shpool_set(p, i, s, len);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = 1;
     OUTPUT:
 	RETVAL
 
-SV *
+void
 alloc_set(self, value, timeout = NULL)
-	IPC_Shpool self
+	SV *self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = 1
     PREINIT:
+	int64_t rc;
+	shpool_t *p;
+	MAGIC *mg;
 	const char *s;
 	STRLEN len;
+	char small[RAW_SMALL];
 	int ms;
-    CODE:
+    PPCODE:
+	if (ix && timeout)
+		croak_xs_usage(cv, "self, value");
+	mg = pool_magic(aTHX_ self, cv);
+	p = (shpool_t *)mg->mg_ptr;
 	s = bytes_arg(aTHX_ value, cv, &len);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set(self, s, len, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    PREINIT:
-	const char *s;
-	STRLEN len;
-    CODE:
-	s = bytes_arg(aTHX_ value, cv, &len);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set(self, s, len, 0));
-    OUTPUT:
-	RETVAL
+	s = raw_value(aTHX_ p, mg->mg_private, s, &len, small);
+	ms = ix ? 0 : timeout_arg(aTHX_ timeout, cv, UNDEF_WAITS);
+	rc = shpool_alloc_set(p, s, len, ms);
+	if (alloc_set_ok(aTHX_ cv, rc))
+		mXPUSHu((UV)rc);
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I64
+
+# Each XSUB here is IPC::Shpool::I64's and, through ALIAS with IX_I32 set,
+# IPC::Shpool::I32's: one body, the width picked by ix (see int_get()).
 
 IV
 get(self, idx)
 	IPC_Shpool self
 	SV *idx
+    ALIAS:
+	IPC::Shpool::I32::get = IX_I32
     PREINIT:
 	int64_t v;
 	int rc;
     CODE:
-	rc = shpool_i64_get(self, idx_arg(aTHX_ idx, cv), &v);
+	rc = int_get(self, ix, idx_arg(aTHX_ idx, cv), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
@@ -1230,57 +1538,43 @@ set(self, idx, value)
 	IPC_Shpool self
 	SV *idx
 	SV *value
+    ALIAS:
+	IPC::Shpool::I32::set = IX_I32
     PREINIT:
 	uint64_t i;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_set(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX));
+	rc = int_set(self, ix, i, int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix)));
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = 1;
     OUTPUT:
 	RETVAL
 
-bool
+SV *
 cas(self, idx, expected, desired)
 	IPC_Shpool self
 	SV *idx
 	SV *expected
 	SV *desired
-    PREINIT:
-	uint64_t i;
-	int64_t e, d;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
-	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
-	rc = shpool_i64_cas(self, i, e, d);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = rc == 1;
-    OUTPUT:
-	RETVAL
-
-IV
-cmpxchg(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
+    ALIAS:
+	cmpxchg = IX_OLD
+	IPC::Shpool::I32::cas = IX_I32
+	IPC::Shpool::I32::cmpxchg = IX_I32_OLD
     PREINIT:
 	uint64_t i;
 	int64_t e, d, old;
 	int rc;
     CODE:
+	/* cas: true if it swapped; cmpxchg: the value the slot held. */
 	i = idx_arg(aTHX_ idx, cv);
-	e = int_arg(aTHX_ expected, cv, "expected", INT64_MIN, INT64_MAX);
-	d = int_arg(aTHX_ desired, cv, "desired", INT64_MIN, INT64_MAX);
-	rc = shpool_i64_cmpxchg(self, i, e, d, &old);
+	e = int_arg(aTHX_ expected, cv, "expected", ILO(ix), IHI(ix));
+	d = int_arg(aTHX_ desired, cv, "desired", ILO(ix), IHI(ix));
+	rc = int_cmpxchg(self, ix, i, e, d, &old);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
-	RETVAL = (IV)old;
+	RETVAL = ix & IX_OLD ? newSViv((IV)old) : boolSV(rc == 1);
     OUTPUT:
 	RETVAL
 
@@ -1289,13 +1583,15 @@ xchg(self, idx, value)
 	IPC_Shpool self
 	SV *idx
 	SV *value
+    ALIAS:
+	IPC::Shpool::I32::xchg = IX_I32
     PREINIT:
 	uint64_t i;
 	int64_t old;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_xchg(self, i, int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), &old);
+	rc = int_xchg(self, ix, i, int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix)), &old);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)old;
@@ -1307,13 +1603,15 @@ add(self, idx, delta)
 	IPC_Shpool self
 	SV *idx
 	SV *delta
+    ALIAS:
+	IPC::Shpool::I32::add = IX_I32
     PREINIT:
 	uint64_t i;
 	int64_t v;
 	int rc;
     CODE:
 	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i64_add(self, i, int_arg(aTHX_ delta, cv, "delta", INT64_MIN, INT64_MAX), &v);
+	rc = int_add(self, ix, i, int_arg(aTHX_ delta, cv, "delta", ILO(ix), IHI(ix)), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
@@ -1325,204 +1623,42 @@ incr(self, idx)
 	IPC_Shpool self
 	SV *idx
     ALIAS:
-	decr = 1
+	decr = IX_DECR
+	IPC::Shpool::I32::incr = IX_I32
+	IPC::Shpool::I32::decr = IX_I32_DECR
     PREINIT:
 	int64_t v;
 	int rc;
     CODE:
-	if (ix)
-		rc = shpool_i64_decr(self, idx_arg(aTHX_ idx, cv), &v);
-	else
-		rc = shpool_i64_incr(self, idx_arg(aTHX_ idx, cv), &v);
+	rc = int_step(self, ix, idx_arg(aTHX_ idx, cv), &v);
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = (IV)v;
     OUTPUT:
 	RETVAL
 
-SV *
+void
 alloc_set(self, value, timeout = NULL)
 	IPC_Shpool self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = IX_TRY
+	IPC::Shpool::I32::alloc_set = IX_I32
+	IPC::Shpool::I32::try_alloc_set = IX_I32_TRY
     PREINIT:
+	int64_t rc;
 	int64_t v;
 	int ms;
-    CODE:
-	v = int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i64(self,
-		int_arg(aTHX_ value, cv, "value", INT64_MIN, INT64_MAX), 0));
-    OUTPUT:
-	RETVAL
-
-MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::I32
-
-IV
-get(self, idx)
-	IPC_Shpool self
-	SV *idx
-    PREINIT:
-	int32_t v;
-	int rc;
-    CODE:
-	rc = shpool_i32_get(self, idx_arg(aTHX_ idx, cv), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-bool
-set(self, idx, value)
-	IPC_Shpool self
-	SV *idx
-	SV *value
-    PREINIT:
-	uint64_t i;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_set(self, i, (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX));
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = 1;
-    OUTPUT:
-	RETVAL
-
-bool
-cas(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
-    PREINIT:
-	uint64_t i;
-	int32_t e, d;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
-	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
-	rc = shpool_i32_cas(self, i, e, d);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = rc == 1;
-    OUTPUT:
-	RETVAL
-
-IV
-cmpxchg(self, idx, expected, desired)
-	IPC_Shpool self
-	SV *idx
-	SV *expected
-	SV *desired
-    PREINIT:
-	uint64_t i;
-	int32_t e, d, old;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	e = (int32_t)int_arg(aTHX_ expected, cv, "expected", INT32_MIN, INT32_MAX);
-	d = (int32_t)int_arg(aTHX_ desired, cv, "desired", INT32_MIN, INT32_MAX);
-	rc = shpool_i32_cmpxchg(self, i, e, d, &old);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = old;
-    OUTPUT:
-	RETVAL
-
-IV
-xchg(self, idx, value)
-	IPC_Shpool self
-	SV *idx
-	SV *value
-    PREINIT:
-	uint64_t i;
-	int32_t old;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_xchg(self, i,
-		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), &old);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = old;
-    OUTPUT:
-	RETVAL
-
-IV
-add(self, idx, delta)
-	IPC_Shpool self
-	SV *idx
-	SV *delta
-    PREINIT:
-	uint64_t i;
-	int32_t v;
-	int rc;
-    CODE:
-	i = idx_arg(aTHX_ idx, cv);
-	rc = shpool_i32_add(self, i,
-		(int32_t)int_arg(aTHX_ delta, cv, "delta", INT32_MIN, INT32_MAX), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-IV
-incr(self, idx)
-	IPC_Shpool self
-	SV *idx
-    ALIAS:
-	decr = 1
-    PREINIT:
-	int32_t v;
-	int rc;
-    CODE:
-	if (ix)
-		rc = shpool_i32_decr(self, idx_arg(aTHX_ idx, cv), &v);
-	else
-		rc = shpool_i32_incr(self, idx_arg(aTHX_ idx, cv), &v);
-	if (rc < 0)
-		croak_rc(aTHX_ cv, rc);
-	RETVAL = v;
-    OUTPUT:
-	RETVAL
-
-SV *
-alloc_set(self, value, timeout = NULL)
-	IPC_Shpool self
-	SV *value
-	SV *timeout
-    PREINIT:
-	int32_t v;
-	int ms;
-    CODE:
-	v = (int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_i32(self,
-		(int32_t)int_arg(aTHX_ value, cv, "value", INT32_MIN, INT32_MAX), 0));
-    OUTPUT:
-	RETVAL
+    PPCODE:
+	if ((ix & IX_TRY) && timeout)
+		croak_xs_usage(cv, "self, value");
+	v = int_arg(aTHX_ value, cv, "value", ILO(ix), IHI(ix));
+	ms = ix & IX_TRY ? 0 : timeout_arg(aTHX_ timeout, cv, UNDEF_WAITS);
+	rc = ix & IX_I32 ? shpool_alloc_set_i32(self, (int32_t)v, ms)
+						    : shpool_alloc_set_i64(self, v, ms);
+	if (alloc_set_ok(aTHX_ cv, rc))
+		mXPUSHu((UV)rc);
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::F64
 
@@ -1558,30 +1694,25 @@ set(self, idx, value)
     OUTPUT:
 	RETVAL
 
-SV *
+void
 alloc_set(self, value, timeout = NULL)
 	IPC_Shpool self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = IX_TRY
     PREINIT:
+	int64_t rc;
 	double v;
 	int ms;
-    CODE:
+    PPCODE:
+	if (ix && timeout)
+		croak_xs_usage(cv, "self, value");
 	v = num_arg(aTHX_ value, cv, "value");
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self, v, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    CODE:
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_f64(self,
-		num_arg(aTHX_ value, cv, "value"), 0));
-    OUTPUT:
-	RETVAL
+	ms = ix ? 0 : timeout_arg(aTHX_ timeout, cv, UNDEF_WAITS);
+	rc = shpool_alloc_set_f64(self, v, ms);
+	if (alloc_set_ok(aTHX_ cv, rc))
+		mXPUSHu((UV)rc);
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::Str
 
@@ -1606,18 +1737,22 @@ get(self, idx)
 
 bool
 set(self, idx, value)
-	IPC_Shpool self
+	SV *self
 	SV *idx
 	SV *value
     PREINIT:
+	shpool_t *p;
+	MAGIC *mg;
 	uint64_t i;
 	const char *s;
 	STRLEN len;
 	int rc;
     CODE:
+	mg = pool_magic(aTHX_ self, cv);
+	p = (shpool_t *)mg->mg_ptr;
 	i = idx_arg(aTHX_ idx, cv);
 	s = bytes_arg(aTHX_ value, cv, &len);
-	rc = shpool_str_set(self, i, s, len);
+	rc = shpool_str_set(p, i, s, str_len(p, mg->mg_private, len));
 	if (rc < 0)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = 1;
@@ -1632,34 +1767,31 @@ max_len(self)
     OUTPUT:
 	RETVAL
 
-SV *
+void
 alloc_set(self, value, timeout = NULL)
-	IPC_Shpool self
+	SV *self
 	SV *value
 	SV *timeout
+    ALIAS:
+	try_alloc_set = 1
     PREINIT:
+	int64_t rc;
+	shpool_t *p;
+	MAGIC *mg;
 	const char *s;
 	STRLEN len;
 	int ms;
-    CODE:
+    PPCODE:
+	if (ix && timeout)
+		croak_xs_usage(cv, "self, value");
+	mg = pool_magic(aTHX_ self, cv);
+	p = (shpool_t *)mg->mg_ptr;
 	s = bytes_arg(aTHX_ value, cv, &len);
-	ms = timeout_arg(aTHX_ timeout, cv);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_str(self, s, len, ms));
-    OUTPUT:
-	RETVAL
-
-SV *
-try_alloc_set(self, value)
-	IPC_Shpool self
-	SV *value
-    PREINIT:
-	const char *s;
-	STRLEN len;
-    CODE:
-	s = bytes_arg(aTHX_ value, cv, &len);
-	RETVAL = alloc_result(aTHX_ cv, shpool_alloc_set_str(self, s, len, 0));
-    OUTPUT:
-	RETVAL
+	len = str_len(p, mg->mg_private, len);
+	ms = ix ? 0 : timeout_arg(aTHX_ timeout, cv, UNDEF_WAITS);
+	rc = shpool_alloc_set_str(p, s, len, ms);
+	if (alloc_set_ok(aTHX_ cv, rc))
+		mXPUSHu((UV)rc);
 
 MODULE = IPC::Shpool		PACKAGE = IPC::Shpool::Guard
 
@@ -1683,7 +1815,9 @@ release(self)
     CODE:
 	pg = guard_arg(aTHX_ self, cv);
 	rc = shpool_guard_release(&pg->g);
-	if (rc < 0 && rc != -ENOENT)
+	/* -ENOENT: empty, or the slot was freed already; -EPERM: a copy in
+	 * a fork child, which never frees the parent's slot. */
+	if (rc < 0 && rc != -ENOENT && rc != -EPERM)
 		croak_rc(aTHX_ cv, rc);
 	RETVAL = rc == 0;
     OUTPUT:

@@ -100,8 +100,19 @@ is($s->get($s->try_alloc_set("de")), 'de', 'Str try_alloc_set');
 eval { $s->try_alloc_set("z" x 11) };
 like($@, qr/exceeds max_len/, 'over-long alloc_set croaks');
 is($s->used, 3, '... and allocates nothing');
-eval { $s->set($m, "\x{263a}") };
-like($@, qr/Wide character/, 'characters above 255 croak');
+# a character string (UTF-8 flag on) is stored as its UTF-8 encoding, as
+# Data::Pool::Shared stores it; get returns the bytes
+ok($s->set($m, "\x{263a}"), 'a wide character');
+is($s->get($m), "\xe2\x98\xba", '... stored as its UTF-8 encoding');
+my $cafe = "caf\xe9";
+utf8::upgrade($cafe);
+$s->set($m, $cafe);
+is($s->get($m), "caf\xc3\xa9", 'a UTF-8 flagged string is stored as its UTF-8 bytes');
+$s->set($m, "caf\xe9");
+is($s->get($m), "caf\xe9", 'the same characters unflagged are stored as they are');
+ok(!utf8::is_utf8($s->get($m)), 'get returns bytes');
+eval { $s->set($m, "\x{263a}" x 4) };
+like($@, qr/Str::set: .*12 bytes exceeds max_len 10/, 'the byte length is checked against max_len');
 $s->set($m, "view");
 is(${\ $s->slot_sv($m)}, 'view', 'Str slot_sv');
 

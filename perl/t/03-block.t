@@ -29,8 +29,8 @@ cmp_ok(time - $t0, '>=', 0.0001, '... is rounded up, not to 0');
 cmp_ok($p->stats->{timeouts}, '>=', 4, 'stats counts the timeouts');
 
 # a child blocks (no timeout); the parent frees once the child is waiting
-for my $form (['alloc', []], ['alloc', [undef]], ['alloc', [-1]], ['alloc', [30]],
-	      ['alloc_n', [1]], ['alloc_guard', [30]]) {
+for my $form (['alloc', []], ['alloc', [-1]], ['alloc', [30]], ['alloc_n', [1]],
+	      ['alloc_guard', [30]], ['alloc_guard', [undef]], ['alloc_set', ['x', undef]]) {
 	my ($method, $args) = @$form;
 	my $label = "$method(" . join(',', map { $_ // 'undef' } @$args) . ")";
 	my $pid = child {

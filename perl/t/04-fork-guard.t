@@ -20,8 +20,8 @@ my $p = IPC::Shpool->new(undef, 4, 8);
 	my $pid2 = child { 1 };   # exits with the guard in scope (global destruction)
 	is(reap($pid2), 0, 'child exited with the guard alive');
 	ok($p->is_allocated($i), '... still allocated');
-	my $pid3 = child { !eval { $g->release } && $@ =~ /not freed/ };
-	is(reap($pid3), 0, 'release in the child croaks (EPERM)');
+	my $pid3 = child { my $r = $g->release; !$r };
+	is(reap($pid3), 0, 'release in the child is false (it frees nothing)');
 	ok($p->is_allocated($i), '... still allocated');
 	is($p->owner($i), $$, 'owner is the parent');
 }

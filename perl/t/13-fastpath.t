@@ -30,7 +30,7 @@ my $half_int = do { my $t = 0.5; no warnings; my $x = $t | 0; $t };   # 0.5 with
 # Each spelling is passed as it is (no copy: a tied scalar stays tied).
 my %timeout = (
 	'none' => sub { $p->alloc }, '0' => sub { $p->alloc(0) },
-	'undef' => sub { $p->alloc(undef) }, '-1' => sub { $p->alloc(-1) },
+	'undef' => sub { no warnings 'uninitialized'; $p->alloc(undef) }, '-1' => sub { $p->alloc(-1) },
 	'-0.5' => sub { $p->alloc(-0.5) }, '0.25' => sub { $p->alloc(0.25) },
 	'"0"' => sub { $p->alloc('0') }, '"0.02"' => sub { $p->alloc('0.02') },
 	'2 (IV)' => sub { $p->alloc(2) }, '0.5 with a private IV' => sub { $p->alloc($half_int) },
@@ -43,7 +43,7 @@ for my $k (sort keys %timeout) {
 	ok($p->free($i), "... freed");
 }
 $p->alloc for 1 .. 2;
-for my $k ('0', '"0"', 'tied 0') {
+for my $k ('0', '"0"', 'tied 0', 'undef') {
 	my $t0 = time;
 	is($timeout{$k}->(), undef, "alloc($k) on a full pool: undef");
 	cmp_ok(time - $t0, '<', 0.5, '... at once');
@@ -76,7 +76,14 @@ for my $name ('IV', 'string', 'NV', 'tied') {
 	ok(!$free->(), "... twice: false (not allocated)");
 }
 croaks(sub { $p->free(-1) }, qr/IPC::Shpool::free: slot index -1 is negative/, 'free(-1)');
-croaks(sub { $p->free(1.5) }, qr/not a non-negative integer/, 'free(1.5)');
+# a fraction is truncated toward zero, as Perl does for an array index
+{
+	my ($a0, $a1) = ($p->alloc(0), $p->alloc(0));
+	ok($p->free($a1 + 0.75), 'free(1.75) frees slot 1');
+	ok(!$p->is_allocated($a1) && $p->is_allocated($a0), '... slot 1, not 2, not 0');
+	ok($p->free("0.5"), 'free("0.5") frees slot 0');
+	ok(!$p->free(-0.5), 'free(-0.5) is slot 0 (free already: false)');
+}
 croaks(sub { $p->free(undef) }, qr/slot index is undef/, 'free(undef)');
 croaks(sub { $p->free(~0) }, qr/IPC::Shpool::free: .+/, 'free(~0): the library refuses the range');
 croaks(sub { $p->free(2) }, qr/IPC::Shpool::free: .+/, 'free(capacity): the library refuses the range');
@@ -90,7 +97,26 @@ is($q->add($c, 5.0), 15, 'add integer-valued NV');
 my $five = tied_sv(5);
 is($q->add($c, $$five), 20, 'add tied');
 is($q->add($c, -20), 0, 'add negative');
-croaks(sub { $q->add($c, 0.5) }, qr/IPC::Shpool::I64::add: delta 0.5 is not an integer/, 'add 0.5');
+# a fraction is truncated toward zero, as int() and Data::Pool::Shared do
+is($q->add($c, 0.5), 0, 'add 0.5 adds 0');
+is($q->add($c, 2.9), 2, 'add 2.9 adds 2');
+is($q->add($c, -2.9), 0, 'add -2.9 adds -2');
+is($q->add($c, '1.999'), 1, 'add "1.999" adds 1');
+ok($q->set($c, 1796700000.123 * 1000), 'set(time * 1000): a number with a fraction');
+is($q->get($c), 1796700000123, '... stored truncated');
+ok($q->set($c, -7.5), 'set(-7.5)');
+is($q->get($c), -7, '... stored as -7');
+is($q->xchg($c, 3.3), -7, 'xchg(3.3)');
+ok($q->cas($c, 3.99, 4.01), 'cas(3.99, 4.01) compares 3, stores 4');
+is($q->get($c), 4, '... 4');
+is($q->get($q->alloc_set(9.9)), 9, 'alloc_set(9.9)');
+croaks(sub { $q->set($c, 2**63) }, qr/value 9.22337e\+18 is out of range/, 'set(2**63): out of range');
+croaks(sub { $q->set($c, -2**63 - 2**11) }, qr/out of range/, 'set(-2**63 - 2048): out of range');
+ok($q->set($c, -2**63), 'set(-2**63) as an NV: the bottom of the range');
+is($q->get($c), -9223372036854775807 - 1, '... stored');
+croaks(sub { $q->set($c, 9**9**9) }, qr/value inf is out of range/i, 'set(Inf)');
+croaks(sub { $q->set($c, -9**9**9 + 9**9**9) }, qr/value is NaN/, 'set(NaN)');
+$q->set($c, 0);
 croaks(sub { $q->add($c, ~0) }, qr/delta \d+ is out of range/, 'add a UV beyond int64');
 croaks(sub { $q->add($c, undef) }, qr/delta is undef/, 'add undef');
 my $r = IPC::Shpool::I32->new(undef, 2);
@@ -99,6 +125,11 @@ is($r->add($d, 2**31 - 1), 2**31 - 1, 'i32 add at the top of the range');
 croaks(sub { $r->add($d, 2**31) }, qr/IPC::Shpool::I32::add: delta 2147483648 is out of range/,
        'i32 add beyond the range');
 croaks(sub { $r->add($d, -2**31 - 1) }, qr/is out of range/, 'i32 add below the range');
+ok($r->set($d, 2147483647.9), 'i32 set(2**31 - 0.1)');
+is($r->get($d), 2147483647, '... truncated to the top of the range');
+croaks(sub { $r->set($d, 2147483648.5) }, qr/value 2.14748e\+09 is out of range/, 'i32 set(2**31 + 0.5)');
+ok($r->set($d, -2147483648.9), 'i32 set(-2**31 - 0.9)');
+is($r->get($d), -2147483648, '... truncated to the bottom of the range');
 
 # ---- self: subclasses, reblessing, weakened references, impostors -------
 @My::Pool::ISA = ('IPC::Shpool');

@@ -1,6 +1,6 @@
 package IPC::Shpool;
 
-use 5.010;
+use 5.036;
 use strict;
 use warnings;
 use Carp ();
@@ -17,7 +17,8 @@ XSLoader::load('IPC::Shpool', $VERSION);
 # cloned into new threads (they become undef there); open the pool again.
 sub CLONE_SKIP { 1 }
 
-my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1, huge_pages => 1, populate => 1);
+my %OPTION = (mode => 1, no_zero => 1, notify_on_free => 1, huge_pages => 1, populate => 1,
+	      truncate => 1);
 
 # A yes/no option: false (undef, '', 0) or 1, nothing else, so that a
 # misspelt value (populate => 'prefer') croaks instead of meaning "yes".
@@ -51,6 +52,7 @@ sub _options {
 	for my $k (sort keys %$o) {
 		Carp::croak("${class}: unknown option '$k'") unless $OPTION{$k};
 	}
+	$class->_truncate_option($o);
 	my $flags = 0;
 	$flags |= NO_ZERO()        if $o->{no_zero};
 	$flags |= NOTIFY_ON_FREE() if $o->{notify_on_free};
@@ -59,7 +61,26 @@ sub _options {
 	my $mode = $o->{mode} // 0;
 	Carp::croak("${class}: mode must be a permission number like 0640")
 		unless $mode =~ /^[0-9]+$/ && $mode <= 07777;
-	return ($flags, $mode);
+	return ($flags, $mode, $o);
+}
+
+# truncate => 1: this handle cuts an over-long raw or Str value to the
+# slot's size instead of croaking (Data::Pool::Shared's behaviour, for
+# programs that rely on it). A property of the handle, not of the pool.
+sub _truncate_option {
+	my ($class, $o) = @_;
+	return 0 unless $class->_bool_option($o, 'truncate');
+	my $kind = $class->_attach_kind;
+	Carp::croak("${class}: option 'truncate' is for raw and Str pools (a value of "
+		    . "this kind always fits its slot)")
+		unless $kind == KIND_ANY() || $kind == KIND_RAW() || $kind == KIND_STR();
+	return 1;
+}
+
+sub _with_options {
+	my ($pool, $o) = @_;
+	$pool->_set_truncate(1) if $o->{truncate};
+	return $pool;
 }
 
 # The element size argument: required for raw and Str pools (elem_size,
@@ -94,6 +115,7 @@ sub _call {
 	$err =~ s/\bSHPOOL_HUGEPAGES_PREFER\b/huge_pages => 'prefer'/g;
 	$err =~ s/\bSHPOOL_HUGEPAGES\b/huge_pages => 1/g;
 	$err =~ s/\bSHPOOL_POPULATE\b/populate => 1/g;
+	$err =~ s/\bSHPOOL_RDONLY\b/readonly => 1/g;
 	Carp::croak("$args[0]->$name: $err");
 }
 
@@ -101,18 +123,20 @@ sub new {
 	my $class = shift;
 	Carp::croak("usage: ${class}->new(\$path, \$capacity, ...)") if @_ < 2;
 	my ($path, $capacity, @rest) = @_;
-	my ($flags, $mode) = $class->_options(\@rest);
+	my ($flags, $mode, $o) = $class->_options(\@rest);
 	my $esize = $class->_elem_size(\@rest, 'new');
-	return _call('new', \&_create, $class, $class->_kind, $path, $capacity, $esize, $flags, $mode);
+	return _with_options(_call('new', \&_create, $class, $class->_kind, $path, $capacity,
+				   $esize, $flags, $mode), $o);
 }
 
 sub new_memfd {
 	my $class = shift;
 	Carp::croak("usage: ${class}->new_memfd(\$name, \$capacity, ...)") if @_ < 2;
 	my ($name, $capacity, @rest) = @_;
-	my ($flags) = $class->_options(\@rest);
+	my ($flags, undef, $o) = $class->_options(\@rest);
 	my $esize = $class->_elem_size(\@rest, 'new_memfd');
-	return _call('new_memfd', \&_create_memfd, $class, $class->_kind, $name, $capacity, $esize, $flags);
+	return _with_options(_call('new_memfd', \&_create_memfd, $class, $class->_kind, $name,
+				   $capacity, $esize, $flags), $o);
 }
 
 # Attach options: readonly => 1 maps the pool read-only (every call that
@@ -127,11 +151,12 @@ sub _attach_flags {
 			    . "attached pool is on huge pages when its file or memfd is")
 			if $k eq 'huge_pages';
 		Carp::croak("${class}: unknown option '$k'")
-			unless $k eq 'readonly' || $k eq 'populate';
+			unless $k eq 'readonly' || $k eq 'populate' || $k eq 'truncate';
 	}
+	$class->_truncate_option($o);
 	my $flags = $o->{readonly} ? RDONLY() : 0;
 	$flags |= POPULATE() if $class->_bool_option($o, 'populate');
-	return $flags;
+	return ($flags, $o);
 }
 
 # IPC::Shpool itself attaches a pool of any kind, blessed into its kind's
@@ -143,16 +168,17 @@ sub _attach_kind {
 
 sub new_from_fd {
 	my $class = shift;
-	my $flags = $class->_attach_flags(\@_);
+	my ($flags, $o) = $class->_attach_flags(\@_);
 	Carp::croak("usage: ${class}->new_from_fd(\$fd [, { readonly => 1, populate => 1 }])") if @_ != 1;
-	return _call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0], $flags);
+	return _with_options(_call('new_from_fd', \&_open_fd, $class, $class->_attach_kind, $_[0],
+				   $flags), $o);
 }
 
 sub open {
 	my $class = shift;
-	my $flags = $class->_attach_flags(\@_);
+	my ($flags, $o) = $class->_attach_flags(\@_);
 	Carp::croak("usage: ${class}->open(\$path [, { readonly => 1, populate => 1 }])") if @_ != 1;
-	return _call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags);
+	return _with_options(_call('open', \&_open, $class, $class->_attach_kind, $_[0], $flags), $o);
 }
 
 package IPC::Shpool::I64;
@@ -230,7 +256,8 @@ mapping shared with the children forked after it was made, or in a memfd
 that can be passed to an unrelated process.
 
 The classes match those of L<Data::Pool::Shared> one to one, with the same
-methods, arguments and results:
+methods, arguments and results, so that a program written for it runs with
+the class names changed (L</MIGRATING FROM Data::Pool::Shared>):
 
     Data::Pool::Shared       IPC::Shpool          raw bytes
     Data::Pool::Shared::I64  IPC::Shpool::I64     atomic 64-bit integers
@@ -249,11 +276,15 @@ same pool: open it with the class of its kind.
 
 =item Timeouts
 
-are in seconds and may be fractional. C<undef> (or leaving the argument
-out) or a negative number waits for ever; C<0> does not wait; a positive
-timeout is rounded up to the next millisecond. While a call waits, Perl's
-deferred signal handlers do not run (the wait resumes after a signal); a
-signal without a Perl handler still ends the process as usual.
+are in seconds and may be fractional. Leaving the argument out, or a
+negative number, waits for ever; C<0> does not wait; a positive timeout is
+rounded up to the next millisecond. An explicit C<undef> waits for ever in
+L</alloc_guard> and L</alloc_set>, and does not wait in L</alloc> and
+L</alloc_n>, with a warning in the C<uninitialized> category: both as in
+L<Data::Pool::Shared>, which reads it as 0 there. A string that is not a
+number, a reference and NaN croak. While a call waits, Perl's deferred
+signal handlers do not run (the wait resumes after a signal); a signal
+without a Perl handler still ends the process as usual.
 
 =item Results
 
@@ -264,16 +295,31 @@ type - croaks with the library's explanation, prefixed by the method's
 name, for example
 C<IPC::Shpool::I64::add: slot 7 is not allocated>.
 
+=item Numbers
+
+Where an integer is expected (a slot index, an I64 or I32 value, a delta,
+a count, a capacity), a number with a fraction is truncated toward zero,
+as C<int()> and an array index do (and as L<Data::Pool::Shared> does):
+C<< $counters->set($i, time * 1000) >> stores whole milliseconds. What Perl
+would warn about as a number croaks instead of becoming 0 or a prefix:
+C<undef>, C<''>, C<'12abc'>, a reference; so do NaN and a number outside
+the range (an I32 value above 2**31 - 1, an I64 one above 2**63 - 1, a
+negative index), never wrapped or clamped.
+
 =item Slot indices
 
-are integers from 0 to C<capacity - 1>. Undef, references, strings that
-are not numbers and fractions croak.
+are integers from 0 to C<capacity - 1>, as above.
 
 =item Values
 
-Raw and Str slots take bytes: a string with characters above 255 croaks
-(encode it first). I64 and I32 slots take integers (croak outside the
-slot's range), F64 slots take numbers.
+Raw and Str slots take strings of bytes, as Perl holds them: a string with
+the UTF-8 flag on (a character string: from C<decode>, or a literal under
+C<use utf8>) is stored as its UTF-8 encoding, as L<Data::Pool::Shared>
+stores it, and L</get> returns bytes either way: decode them to get
+characters back. Encode the value yourself (C<Encode::encode('UTF-8', $s)>)
+to not depend on the flag. The length checked against C<elem_size> or
+C<max_len> is the length in bytes. I64 and I32 slots take integers, F64
+slots take numbers (C<undef> and strings that are not numbers croak).
 
 =back
 
@@ -297,7 +343,7 @@ F64 classes take none. C<$capacity> is at least 1 and at most 2**32.
 The optional hash reference (libshpool extensions) takes C<mode> (the new
 file's permissions, default 0600), C<notify_on_free> (frees signal the
 eventfd, see L</eventfd Integration>), C<no_zero> (do not zero a slot on
-allocation), and C<huge_pages> and C<populate> (see
+allocation), C<truncate> (below), and C<huge_pages> and C<populate> (see
 L</HUGE PAGES AND PRE-FAULTING>):
 
     my $frames = IPC::Shpool->new(undef, 64, 1 << 20,
@@ -320,6 +366,18 @@ L</page_size> tells which the pool got.
 
 fault the whole mapping in now, so that no slot's first touch takes a page
 fault later; croaks if the memory cannot be had.
+
+=item C<< truncate => 1 >>
+
+raw and Str pools: L</set> and L</alloc_set> through this handle cut an
+over-long value to the slot's size (C<elem_size> bytes raw, C<max_len>
+bytes Str) and store the rest, as L<Data::Pool::Shared> does, instead of
+croaking. Off by default: a value cut silently is data lost, and a croak
+says so where it happens. Turn it on for a program migrated from
+L<Data::Pool::Shared> that relies on the cut. It belongs to the handle, not
+to the pool (another process's handle of the same pool has its own), and
+croaks for the I64, I32 and F64 classes, whose values always fit.
+L</truncates> tells whether a handle has it.
 
 =back
 
@@ -347,7 +405,7 @@ Attaches the pool in C<$fd> (a file descriptor number or a Perl
 filehandle). A typed class checks that the pool is of its kind;
 IPC::Shpool itself attaches a pool of any kind and returns an object of
 that kind's class. The pool keeps its own duplicate: the caller may close
-C<$fd>. For C<readonly> and C<populate>, see L</open>.
+C<$fd>. For C<readonly>, C<populate> and C<truncate>, see L</open>.
 
 =head2 open
 
@@ -368,7 +426,8 @@ recovery, reset) croaks with the library's "read-only" detail. Use it for
 monitors that must never disturb the pool.
 
 With C<< populate => 1 >> this process's mapping is faulted in before the
-call returns (for reading only with C<readonly>), as for L</new>.
+call returns (for reading only with C<readonly>), as for L</new>; with
+C<< truncate => 1 >> this handle cuts over-long values, as for L</new>.
 C<huge_pages> croaks here: an attached pool is on huge pages when its file
 is (on hugetlbfs, or a huge-page memfd), whatever the attacher asks;
 L</page_size> tells.
@@ -420,7 +479,9 @@ C<undef> on timeout (nothing allocated). C<$n> above the capacity croaks.
     my $freed = $pool->free_n(\@indices);
 
 Frees every allocated slot of the list with one wake-up; returns how many
-were freed (slots that were not allocated are skipped).
+were freed (slots that were not allocated are skipped). Croaks, freeing
+nothing, for anything but an array reference ("expected arrayref"), an
+C<undef> element ("undef slot at index N") or an index out of range.
 
 =item allocated_slots
 
@@ -446,9 +507,13 @@ if the slot is not allocated.
 
     $pool->set($idx, $val);
 
-Writes an allocated slot; returns true. Raw: up to C<elem_size> bytes from
-the start of the slot (the rest stays as it was). Str: up to C<max_len>
-bytes. A longer value croaks and nothing is written.
+Writes an allocated slot; returns true. Raw: the value is the slot's new
+content, padded with zero bytes to C<elem_size> (no byte of a previous,
+longer value stays behind, so C<unpack 'Z*'> reads what was set). Str: up
+to C<max_len> bytes. A longer value croaks and nothing is written, unless
+the handle was made with C<< truncate => 1 >>, which stores the first
+C<elem_size> (C<max_len>) bytes. To change part of a raw slot in place,
+write through L</ptr> (FFI, XS).
 
 =item cas
 
@@ -504,6 +569,8 @@ All the atomics are sequentially consistent across processes.
     my $addr = $pool->ptr($idx);
 
 The address of slot C<$idx>'s data as an integer, for FFI or XS code.
+Croaks if the slot is not allocated (a use after free caught early) or out
+of range; the address of any slot is C<< data_ptr + $idx * stride >>.
 
 =item data_ptr
 
@@ -576,6 +643,10 @@ The PID of the process that allocated the slot, 0 if it is free.
 
 C<"raw">, C<"i64">, C<"i32">, C<"f64"> or C<"str"> (an extension).
 
+=item truncates
+
+True for a handle made with C<< truncate => 1 >> (an extension).
+
 =item is_readonly
 
 True for a handle attached with C<< readonly => 1 >> (an extension).
@@ -594,7 +665,8 @@ extension.
 =item kind
 
 The pool's kind as one of the constants C<IPC::Shpool::KIND_RAW>,
-C<KIND_I64>, C<KIND_I32>, C<KIND_F64>, C<KIND_STR> (an extension).
+C<KIND_I64>, C<KIND_I32>, C<KIND_F64>, C<KIND_STR> (an extension; see
+L</CONSTANTS>).
 
 =back
 
@@ -609,7 +681,9 @@ C<KIND_I64>, C<KIND_I32>, C<KIND_F64>, C<KIND_STR> (an extension).
 Frees the slots held by processes that have died, and returns how many.
 Safe at any time, from any process, while others allocate and free: a
 slot's owner is recorded by PID and process start time, so a live process
-never loses a slot, even to a recycled PID.
+never loses a slot, even to a recycled PID. A process that has exited but
+not been reaped yet (a zombie) is dead: it can never free its slots, so
+they are recovered.
 
 =item reset
 
@@ -641,9 +715,11 @@ frees the slot when it is destroyed (goes out of scope), or an empty list on
 timeout. A copy of the guard in a forked child never frees the parent's
 slot: only the allocating process frees through it. The guard keeps the
 pool alive. Its methods: C<< $guard->idx >> (undef once empty),
-C<< $guard->release >> (free now; true if it freed) and
-C<< $guard->disarm >> (keep the slot: returns the index, which is then
-yours to free).
+C<< $guard->release >> (free now; true if it freed, false if the guard
+was empty, the slot was freed already, or this is a fork child's copy,
+which never frees) and C<< $guard->disarm >> (keep the slot: returns the
+index, which is then yours to free). In scalar context the guard alone is
+returned, as in L<Data::Pool::Shared>.
 
 =item try_alloc_guard
 
@@ -662,8 +738,10 @@ C<alloc_guard(0)>.
     my $idx = $pool->alloc_set($val);
     my $idx = $pool->alloc_set($val, $timeout);
 
-Allocates and stores C<$val> as L</set> would: the index, or C<undef> on
-timeout. A value that does not fit croaks before anything is allocated.
+Allocates and stores C<$val> as L</set> would: the index, or, on timeout
+or a full pool, C<undef> (the empty list in list context, as in
+L<Data::Pool::Shared>). A value that does not fit croaks before anything
+is allocated.
 
 =item try_alloc_set
 
@@ -675,8 +753,11 @@ C<alloc_set($val, 0)>.
 
     $pool->each_allocated(sub { my $idx = shift; ... });
 
-Calls the code reference with each allocated index, ascending. An
-exception in it stops the walk and is passed on.
+Calls the code reference with each index that was allocated when the
+call began, ascending: a snapshot (as L</allocated_slots>), so what the
+code allocates or frees does not change the walk, and a slot it reaches
+may have been freed since. An exception in it stops the walk and is passed
+on.
 
 =back
 
@@ -700,8 +781,14 @@ C<msync(2)> the mapping of a file-backed pool; true, or croaks.
 
 =item unlink
 
-Removes the backing file (the pool lives on while mapped); croaks for
-anonymous and memfd pools.
+    $pool->unlink;
+    IPC::Shpool->unlink($path);    # any class
+
+Removes the backing file (the pool lives on while mapped): the pool's own,
+or, called on a class, the file at C<$path> (a plain C<unlink(2)>, as in
+L<Data::Pool::Shared>: the file need not be a pool, nor be open). Returns
+true; croaks with "cannot unlink" and the reason for anonymous and memfd
+pools and when the file cannot be removed.
 
 =item stats
 
@@ -709,8 +796,12 @@ anonymous and memfd pools.
 
 A hash reference with C<capacity>, C<elem_size>, C<used>, C<available>,
 C<waiters> (processes blocked in an allocation now), C<mmap_size>,
-C<page_size> (as L</page_size>), and the approximate counters C<allocs>,
-C<frees>, C<waits>, C<timeouts> and C<recoveries>.
+C<page_size> (as L</page_size>), and the counters, which only rise and
+are exact once the pool is quiet: C<allocs>, C<frees> (every slot freed:
+by L</free>, L</free_n>, L</recover_stale> and L</reset>, so that
+C<allocs - frees> is C<used>), C<waits> (allocations that had to block),
+C<timeouts>, C<recoveries> (the slots of those frees that
+L</recover_stale> freed) and C<reset_frees> (those that L</reset> freed).
 
 =back
 
@@ -745,15 +836,18 @@ The handle's eventfd, -1 if none.
 
 =item notify
 
-Adds 1 to the eventfd counter (wakes a poller by hand); true (false only
-if the counter is at its maximum). Croaks if the handle has no eventfd.
+Adds 1 to the eventfd counter (wakes a poller by hand); true, false if the
+handle has no eventfd (nothing to signal) or the counter is at its
+maximum.
 
 =item eventfd_consume
 
     my $n = $pool->eventfd_consume;
+    while (defined(my $n = $pool->eventfd_consume)) { ... }
 
 Reads and resets the counter without blocking: the number of signals since
-the last consume, 0 if none. Croaks if the handle has no eventfd.
+the last consume, C<undef> if there were none or the handle has no eventfd
+(as in L<Data::Pool::Shared>).
 
 =back
 
@@ -769,6 +863,65 @@ against. C<$IPC::Shpool::VERSION> is the library's MAJOR.MINOR.PATCH written
 as the decimal MAJOR + MINOR/100 + PATCH/10000 (libshpool 0.1.0 is 0.0100);
 the module's test suite fails when the two disagree, so a release of the
 library is a release of the module.
+
+=back
+
+=head1 CONSTANTS
+
+Functions of no arguments in the package IPC::Shpool (not exported):
+C<IPC::Shpool::KIND_I64()>, C<< IPC::Shpool->KIND_I64 >>. The constructors
+take options (L</new>), not these; they are the library's values, for
+comparing with what the methods return and for code that hands them on to
+C (FFI, XS) or prints them.
+
+=over 4
+
+=item KIND_RAW
+
+=item KIND_I64
+
+=item KIND_I32
+
+=item KIND_F64
+
+=item KIND_STR
+
+What L</kind> returns for a pool of each kind (C<shpool_kind> in C).
+
+=item KIND_ANY
+
+The kind C<SHPOOL_ANY_KIND>: "whatever the pool is", the kind
+C<< IPC::Shpool->open >> and C<< IPC::Shpool->new_from_fd >> attach with.
+L</kind> never returns it.
+
+=item NO_ZERO
+
+=item NOTIFY_ON_FREE
+
+The creation flags C<SHPOOL_NO_ZERO> and C<SHPOOL_NOTIFY_ON_FREE>, which
+the options C<< no_zero => 1 >> and C<< notify_on_free => 1 >> of L</new>
+and L</new_memfd> set; they are recorded in the pool, for every process.
+
+=item HUGEPAGES
+
+=item HUGEPAGES_PREFER
+
+=item POPULATE
+
+The flags C<SHPOOL_HUGEPAGES>, C<SHPOOL_HUGEPAGES_PREFER> and
+C<SHPOOL_POPULATE>, which C<< huge_pages => 1 >>,
+C<< huge_pages => 'prefer' >> and C<< populate => 1 >> set (see
+L</HUGE PAGES AND PRE-FAULTING>); about this process's mapping only.
+
+=item RDONLY
+
+The attach flag C<SHPOOL_RDONLY>, which C<< readonly => 1 >> of L</open>
+and L</new_from_fd> sets.
+
+=item HEADER_VERSION
+
+The libshpool version the module was built against, as a string
+("0.1.0"); see L</library_version>.
 
 =back
 
@@ -820,81 +973,219 @@ no constructor takes them.
 A child forked after the pool was opened shares it, anonymous pools
 included; its guards never free the parent's slots. The mapping is unmapped
 when the last reference to the pool object (the object itself, a guard, a
-L</slot_sv> scalar) is gone. Pool and guard objects are not cloned into
-new Perl threads (a thread sees an unblessed undef in their place, so a
-method call there croaks): open the pool again in the thread.
+L</slot_sv> scalar) is gone; there is no C<DESTROY> method to call. Pool
+and guard objects are not cloned into new Perl threads (a thread sees a
+reference to an unblessed undef in their place, so a method call there
+croaks): open the pool again in the thread.
 
-=head1 Differences from Data::Pool::Shared
+=head1 MIGRATING FROM Data::Pool::Shared
 
-These follow libshpool and are deliberate:
+Rename the classes (C<Data::Pool::Shared> to C<IPC::Shpool>,
+C<Data::Pool::Shared::I64> to C<IPC::Shpool::I64>, and so on); the methods,
+their arguments and their results are the same. What a migrated program may
+meet is listed below; most of it is misuse that the reference lets pass
+quietly and that croaks here. Two things to check:
 
 =over 4
 
 =item *
 
-An over-long L</set> or L</alloc_set> (more than C<elem_size> bytes raw,
-more than C<max_len> bytes Str) croaks and writes nothing; it is never
-silently truncated. A raw L</set> of fewer bytes leaves the rest of the
-slot as it was.
+A raw or Str value longer than its slot croaks here, where the reference
+cuts it. If the program relies on the cut, make those pools with
+C<< { truncate => 1 } >> as the last argument of the constructor (L</new>).
 
 =item *
 
-L</eventfd_set> on a handle that already has an eventfd keeps the
-handle's descriptor number: the new eventfd is duplicated onto it (so a
-free racing in another thread never writes to a closed or reused number),
-and the number returned is the old one. The pool always takes its own
-duplicate of the descriptor you pass; yours stays open and yours to close.
-
-=item *
-
-L</get>, L</set>, the atomics and L</slot_sv> croak for a slot that is not
-allocated, and every method croaks for an index out of range, with the
-library's detail. L</free> of a free slot returns false.
-
-=item *
-
-I32 values (and deltas, expected and desired values) outside the 32-bit
-range croak instead of wrapping; I64 values outside 64 bits croak too.
-Results of L</add>, L</incr> and L</decr> wrap around.
-
-=item *
-
-Slot C<$i> is at C<< data_ptr + $i * stride >>: the stride is C<elem_size>
-rounded up (for alignment, so that no typed value straddles a cache line),
-not always C<elem_size>.
-
-=item *
-
-L</free_n> croaks, freeing nothing, when the list has an index out of
-range (the library would skip it); L</alloc_n> croaks for more slots than
-the pool has, since it could never succeed.
-
-=item *
-
-Frees signal the eventfd only in pools created with C<notify_on_free>;
-in others only L</notify> does. The eventfd belongs to the handle (and the
-children forked with it), not to the pool: see L</eventfd Integration>.
-
-=item *
-
-Timeouts are rounded up to whole milliseconds (the futex wait's unit), so
-a positive timeout never becomes "do not wait".
-
-=item *
-
-L</recover_stale> identifies a slot's owner by PID and process start time,
-so a process that reuses a dead one's PID neither keeps its slots nor loses
-its own.
-
-=item *
-
-Extensions: the options hash of the constructors (huge pages and
-pre-faulting included, see L</HUGE PAGES AND PRE-FAULTING>), L</open>,
-read-only handles, attaching any kind through IPC::Shpool, L</stride>,
-L</kind>, L</kind_name>, L</is_readonly>, L</page_size>, L</check>, the
-guard methods, L</library_version>.
+A value that is not a number (C<undef>, C<''>, C<'12abc'>) croaks here,
+where the reference stores 0 or the number it starts with, with a warning.
+A program that runs without "isn't numeric" and "uninitialized" warnings
+under C<use warnings> does not do this.
 
 =back
+
+=head1 Differences from Data::Pool::Shared
+
+Everything a side-by-side probe of the two modules shows to differ, apart
+from the wording of error messages (ours gives the library's detail and
+keeps the reference's key phrases: "out of range", "not allocated",
+"invalid or incompatible pool", "cannot unlink", "undef slot",
+"expected arrayref", "must be > 0", "destroyed"). The choices follow two
+rules of libshpool: nothing is cut, wrapped or stored in place of a value
+silently, and nothing is freed that a live process holds.
+
+=head2 Kept, and why
+
+=over 4
+
+=item *
+
+B<The pool's format is libshpool's.> A file or memfd made by
+L<Data::Pool::Shared> is not a pool here (it croaks: "not a libshpool
+segment (bad magic) (invalid or incompatible pool file)"), nor the other
+way round, and code that reads the reference's header fields out of the
+file finds other ones (F<doc/data-layout.md> in libshpool describes its
+format). Migrate the programs that share a pool together, and make the
+pool anew.
+
+=item *
+
+B<Over-long values croak.> A raw L</set> or L</alloc_set> of more than
+C<elem_size> bytes, or a Str one of more than C<max_len>, croaks and
+writes nothing (and allocates nothing); the reference stores the first
+C<elem_size> (C<max_len>) bytes. A cut value is data lost where nobody
+sees it. C<< truncate => 1 >> gives the reference's behaviour, per handle.
+
+=item *
+
+B<Values that are not numbers croak.> An I64, I32 or F64 value (or delta,
+expected or desired value) of C<undef>, C<''>, C<'12abc'>, a reference, or
+a raw or Str value of C<undef>, croaks; the reference stores 0, the leading
+number, the reference's address or C<''>, with a warning under
+C<use warnings> only. So do NaN (the reference stores 0 in an integer slot)
+and a non-numeric timeout (the reference does not wait) and slot index
+(the reference uses slot 0: C<free(undef)> frees slot 0 there). A counter
+reset to 0 by a missing value is data lost, and the warning is off unless
+warnings are on. A number with a fraction is no such mistake: it is
+truncated toward zero, as there (L</Numbers>).
+
+=item *
+
+B<Integers out of range croak.> An I32 value outside -2**31 .. 2**31 - 1
+croaks (the reference keeps its low 32 bits: 2**31 becomes -2**31), and so
+does an I64 value outside the 64-bit range (the reference wraps: C<~0>
+becomes -1, 2**63 becomes -2**63). The results of L</add>, L</incr> and
+L</decr> wrap around in both.
+
+=item *
+
+B<new() on an existing file checks it.> L</new> attaches an existing pool
+only if its kind, capacity and element size are those asked for, and
+croaks otherwise ("capacity mismatch ..."); the reference attaches with
+the file's capacity and element size, whatever the arguments say, so that
+C<< $pool->capacity >> can differ from the capacity asked for. The
+arguments are the caller's expectations; L</open> attaches a pool of any
+geometry and L</capacity> tells it.
+
+=item *
+
+B<New files are 0600.> The reference creates them 0666 less the umask
+(0644 under the usual umask 022), readable by every user of the machine.
+A pool is writable shared memory (the reference's manual warns not to
+share one with untrusted processes); give C<< mode => 0644 >> (or 0660
+for a group) when others should read it.
+
+=item *
+
+B<L</eventfd_set> keeps the handle's descriptor number.> The pool takes a
+duplicate of the descriptor passed (the caller keeps and closes its own);
+if the handle had an eventfd, the new one is duplicated onto the old
+number, which is what L</fileno> and the call return. The reference adopts
+the caller's descriptor as it is and closes the old one, so its
+L</fileno> is then the number passed: a free in another thread racing the
+swap could write to a closed or reused number, and a Perl filehandle's
+descriptor would be closed twice.
+
+=item *
+
+B<A guard's copy in a fork child never frees.> Only the allocating process
+frees through a guard; a child that inherited one (and exits, or drops
+it) leaves the parent's slot allocated, and C<< $guard->release >> there
+returns false. The reference's guard frees the parent's slot when the
+child's copy is destroyed.
+
+=item *
+
+B<L</recover_stale> recovers a zombie's slots,> and never a live
+process's: an owner is a PID and its process's start time. The reference
+checks the PID alone with C<kill(pid, 0)>, which succeeds for a zombie
+(its slots stay until it is reaped) and for a process that took a dead
+one's PID (which then keeps the dead one's slots).
+
+=item *
+
+B<Str slots: L</elem_size> is C<max_len>, and L</slot_sv> shows the
+string.> The reference's C<elem_size> is C<max_len + 4> and its C<slot_sv>
+the whole slot, its 4-byte length prefix first. Here the prefix is 8
+bytes and not part of the value: C<slot_sv> of a Str slot is a read-only
+view of the string's bytes (its length fixed when C<slot_sv> is called),
+and C<elem_size> what a slot holds.
+
+=item *
+
+B<Slots are C<stride> bytes apart>, not always C<elem_size>: C<elem_size>
+rounded up so that no typed value straddles a cache line. Slot C<$i> is at
+C<< data_ptr + $i * stride >> (L</stride>); L</ptr> gives it directly.
+
+=item *
+
+B<L</alloc_n> of more than the capacity croaks> (it could never succeed;
+the reference waits for ever holding every slot, or with a timeout returns
+C<undef>), and
+B<L</free_n> of a list with an index out of range croaks, freeing
+nothing>; the reference skips that index and frees the rest.
+
+=item *
+
+B<L</stats>: C<frees> also counts the slots L</reset> freed>, so that
+C<allocs - frees> is C<used> after a reset too; the reference counts the
+slots of L</free>, L</free_n> and L</recover_stale> only. C<reset_frees>
+(new) and C<recoveries> say how many of them reset and recovery freed.
+
+=item *
+
+B<Timeouts are rounded up to whole milliseconds>, the unit of the wait,
+so that a positive timeout never becomes "do not wait".
+
+=item *
+
+B<Which free slot an allocation gets is unspecified> in both modules (the
+reference starts from a 64-slot word picked by the process's PID, libshpool
+from one that depends on the thread): a program must use the index returned.
+
+=item *
+
+B<Threads:> a pool object is not cloned into a new Perl thread (the
+thread sees a reference to an unblessed undef; open the pool there). The
+reference clones the handle and frees it twice when the threads end (the
+process aborts: "double free detected").
+
+=item *
+
+B<No C<DESTROY> method>: the mapping goes when the last reference to the
+pool does (the object, a guard, a L</slot_sv> scalar). The reference's
+explicit C<< $pool->DESTROY >> unmaps the pool under its guards and
+C<slot_sv> scalars.
+
+=back
+
+=head2 Behaving like the reference
+
+Where the difference was a convention, IPC::Shpool follows
+L<Data::Pool::Shared>: C<< IPC::Shpool->unlink($path) >> beside
+C<< $pool->unlink >>; L</eventfd_consume> returns C<undef> when nothing
+is pending or there is no eventfd, and L</notify> false without an
+eventfd; numbers with a fraction are truncated toward zero; an explicit
+C<undef> timeout does not wait in L</alloc> and L</alloc_n> (with a
+warning) and waits for ever in L</alloc_guard> and L</alloc_set>; a raw
+L</set> pads a shorter value with zero bytes; a character string is stored
+as its UTF-8 bytes; L</ptr> croaks for a slot that is not allocated;
+L</each_allocated> walks a snapshot; L</alloc_set> returns the empty list
+in list context when the pool is full; C<stats> C<frees> includes the
+slots recovery freed.
+
+=head2 Extensions
+
+The options hash of the constructors (C<mode>, C<no_zero>,
+C<notify_on_free>, C<truncate>, huge pages and pre-faulting: see
+L</HUGE PAGES AND PRE-FAULTING>), L</open>, read-only handles, attaching a
+pool of any kind through IPC::Shpool itself (the reference's base class
+refuses a typed pool), an C<undef> memfd name, frees that signal the
+eventfd (C<notify_on_free>; the reference's frees never do), L</stride>,
+L</kind>, L</kind_name>, L</is_readonly>, L</truncates>, L</page_size>,
+L</check>, the C<page_size> and C<reset_frees> keys of L</stats>, the
+guard's methods (the reference's guard has none), L</library_version> and
+the L</CONSTANTS>. L</set>, L</reset>, L</sync> and L</unlink> return true
+(the reference's return nothing).
 
 =head1 SEE ALSO
 
