@@ -13,7 +13,7 @@
  * 2. A process blocked in a futex under qemu is blocked in qemu's futex
  *    call: /proc/PID/syscall shows the host's number (HOST_SYS_FUTEX, from
  *    the step), never the target's SYS_futex that the tests wait for
- *    (test_await_futex_sleep()); the same for flock (check_ops waits for
+ *    (test_await_futex_sleep()); the same for flock (check_file waits for
  *    a creator blocked in it). Both are translated.
  *
  * Only fopen() is wrapped: it is how libshpool and the tests read /proc.

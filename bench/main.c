@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * shpool_bench: libshpool against the physical floor and against a mutex
- * baseline (docs: benchmarks.md). Built and run by `make bench`.
+ * baseline (doc/benchmarks.md). Built and run by `make bench`.
  *
  * Output, one line per case (other lines never start with "case="):
  *   case=<name> ns_per_op=<float> ratio_limit=<float> ratio_mutex=<float>

@@ -11,8 +11,8 @@ open the two paths can take either side. Several ready frames come back
 lowest index first, not in the order they were made; a consumer that needs
 the order numbers its frames (python/bench.py does).
 
-The block between the marks is the README's example, verbatim (a test
-checks this).
+The block between the marks is the example as the documentation shows
+it, verbatim (a test checks every copy).
 """
 # README example: begin
 import os, sys, shpool

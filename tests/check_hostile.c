@@ -62,15 +62,6 @@ static unsigned slow_factor(void)
 	return f ? f : 1;
 }
 
-static void assert_consistent(shpool_t *p)
-{
-	int problems = shpool_check(p, NULL);
-
-	if (problems != 0)
-		shpool_check(p, stderr);
-	ck_assert_int_eq(problems, 0);
-}
-
 /* ---- scribble: the shared arena --------------------------------------------- */
 
 #define VICTIMS 3
@@ -120,16 +111,6 @@ static const struct pool_cfg scribble_cfgs[] = {
 	{ SHPOOL_I32, 700, 0, 0 },
 	{ SHPOOL_F64, 64, 0, 0 },
 };
-
-static shpool_t *new_pool(const struct pool_cfg *c)
-{
-	shpool_options o = { .flags = c->flags };
-	shpool_t *p = NULL;
-
-	ck_assert_msg(shpool_create(&p, NULL, c->kind, c->capacity, c->elem_size, &o) == 0,
-		      "create: %s", shpool_last_error());
-	return p;
-}
 
 static void *shared_page(size_t size)
 {
@@ -631,7 +612,7 @@ static int victim_run(void *arg)
 START_TEST(scribble_while_victims_run)
 {
 	const struct pool_cfg *cfg = &scribble_cfgs[_i];
-	shpool_t *p = new_pool(cfg);
+	shpool_t *p = test_pool(NULL, cfg->kind, cfg->capacity, cfg->elem_size, cfg->flags);
 	struct arena *a = shared_page(sizeof(*a));
 	struct scribbler sc = { p, a, UINT64_C(0x5eed) + (uint64_t)_i };
 	struct victim v[VICTIMS];
@@ -681,13 +662,13 @@ START_TEST(scribble_while_victims_run)
 	/* ...and repaired by a reset: the whole capacity is usable again. */
 	ck_assert_int_ge(shpool_recover_stale(p), 0);
 	ck_assert_int_eq(shpool_reset(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	for (uint64_t i = 0; i < cfg->capacity; i++)
 		ck_assert_int_ge(shpool_try_alloc(p), 0);
 	ck_assert_uint_eq(shpool_used(p), cfg->capacity);
 	ck_assert_int_eq(shpool_try_alloc(p), -EAGAIN);
 	ck_assert_int_eq(shpool_reset(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	munmap(a, sizeof(*a));
 	shpool_close(p);
 }
@@ -759,50 +740,6 @@ END_TEST
 
 /* ---- files: hard links ---------------------------------------------------- */
 
-struct file_state {
-	struct stat st;
-	char *data;
-	size_t len;
-};
-
-static struct file_state file_state(const char *path)
-{
-	struct file_state f = { .data = NULL };
-	FILE *in;
-
-	ck_assert_int_eq(lstat(path, &f.st), 0);
-	in = fopen(path, "re");
-	ck_assert_ptr_nonnull(in);
-	f.data = malloc((size_t)f.st.st_size + 1);
-	f.len = fread(f.data, 1, (size_t)f.st.st_size + 1, in);
-	fclose(in);
-	return f;
-}
-
-static void assert_same_file(const char *path, struct file_state *before)
-{
-	struct file_state now = file_state(path);
-
-	ck_assert_int_eq(now.st.st_ino, before->st.st_ino);
-	ck_assert_int_eq(now.st.st_size, before->st.st_size);
-	ck_assert_int_eq(now.st.st_mode, before->st.st_mode);
-	ck_assert_int_eq(now.st.st_mtim.tv_sec, before->st.st_mtim.tv_sec);
-	ck_assert_int_eq(now.st.st_mtim.tv_nsec, before->st.st_mtim.tv_nsec);
-	ck_assert_uint_eq(now.len, before->len);
-	ck_assert_msg(memcmp(now.data, before->data, now.len) == 0, "%s was modified", path);
-	free(now.data);
-	free(before->data);
-}
-
-static void write_file(const char *path, const char *content, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
-}
-
 /* A hard link at the pool path to a file that is no pool (a database, an
  * empty file someone hopes we will initialise): refused, target untouched. */
 START_TEST(hardlink_to_other_file)
@@ -813,17 +750,17 @@ START_TEST(hardlink_to_other_file)
 	shpool_t *p = NULL;
 
 	for (int k = 0; k < 2; k++) {
-		struct file_state before;
+		struct test_file before;
 
-		write_file(target, contents[k], strlen(contents[k]));
+		test_write_file(target, contents[k], strlen(contents[k]));
 		ck_assert_int_eq(link(target, path), 0);
-		before = file_state(target);
+		before = test_file_state(target);
 		ck_assert_fails(shpool_open(&p, path, SHPOOL_RAW), -EMLINK, "hard links");
 		ck_assert_fails(shpool_create(&p, path, SHPOOL_RAW, 10, 8, NULL), -EMLINK,
 				"exactly one name");
 		ck_assert_fails(shpool_create(&p, path, SHPOOL_I64, 1, 0, NULL), -EMLINK, path);
 		ck_assert_ptr_null(p);
-		assert_same_file(target, &before);
+		test_assert_untouched(target, &before);
 		ck_assert_int_eq(unlink(path), 0);
 		ck_assert_int_eq(unlink(target), 0);
 	}
@@ -838,7 +775,7 @@ END_TEST
 START_TEST(hardlink_to_pool)
 {
 	char *path = test_path("pool"), *other = test_path("other");
-	struct file_state before;
+	struct test_file before;
 	shpool_t *p = NULL;
 	int fd;
 
@@ -847,12 +784,12 @@ START_TEST(hardlink_to_pool)
 	shpool_close(p);
 	p = NULL;
 	ck_assert_int_eq(link(path, other), 0);
-	before = file_state(path);
+	before = test_file_state(path);
 	ck_assert_fails(shpool_open(&p, path, SHPOOL_RAW), -EMLINK, "has 2 hard links");
 	ck_assert_fails(shpool_open(&p, other, SHPOOL_RAW), -EMLINK, other);
 	ck_assert_fails(shpool_create(&p, other, SHPOOL_RAW, 100, 16, NULL), -EMLINK, "refused");
 	ck_assert_str_eq(shpool_strerror(-EMLINK), "pool file has more than one name (hard link)");
-	assert_same_file(path, &before);
+	test_assert_untouched(path, &before);
 
 	fd = open(other, O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);

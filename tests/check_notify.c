@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* eventfd integration (notify.c): counting, adoption, notify-on-free within
- * and across processes, fd passing over a Unix socket, errors. */
+/* Tests for src/notify.c, the eventfd: counting, adoption, notify-on-free
+ * within and across processes, fd passing over a Unix socket, errors. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -20,15 +20,6 @@
 
 /* Generous: poll() is the synchronisation, this only bounds a failure. */
 #define POLL_MS 10000
-
-static shpool_t *pool_new(unsigned flags, uint64_t capacity)
-{
-	shpool_options o = { .flags = flags };
-	shpool_t *p;
-
-	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, capacity, 64, &o), 0);
-	return p;
-}
 
 /* Pending count of an eventfd we hold directly (nonblocking read). */
 static int64_t read_counter(int fd)
@@ -92,7 +83,7 @@ static int count_eventfds(void)
 
 START_TEST(counts_and_drains)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 
 	ck_assert_int_ge(shpool_eventfd(p), 0);
 	for (int i = 0; i < 3; i++)
@@ -107,7 +98,7 @@ END_TEST
 
 START_TEST(idempotent)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	int fd;
 
 	ck_assert_int_eq(shpool_fileno(p), -1);
@@ -121,7 +112,7 @@ END_TEST
 
 START_TEST(created_nonblock_cloexec)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	int fd = shpool_eventfd(p);
 
 	ck_assert_int_ge(fd, 0);
@@ -165,7 +156,7 @@ START_TEST(racing_threads_get_one_fd)
 	for (int i = 0; i < RACERS; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, racer, (void *)(intptr_t)i), 0);
 	for (int r = 0; r < RACE_ROUNDS; r++) {
-		race.p = pool_new(0, 8);
+		race.p = test_anon_pool(8, 64, 0);
 		pthread_barrier_wait(&race.go);
 		pthread_barrier_wait(&race.done);
 		ck_assert_int_ge(race.got[0], 0);
@@ -188,7 +179,7 @@ END_TEST
 
 START_TEST(set_adopts)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	int fd = eventfd(0, 0); /* blocking, inheritable: set must fix both */
 
 	ck_assert_int_ge(fd, 0);
@@ -210,7 +201,7 @@ END_TEST
 
 START_TEST(set_replaces_under_same_number)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	int old = shpool_eventfd(p);
 	int old_view = dup(old); /* still reaches the old eventfd */
 	int fresh = eventfd(0, EFD_CLOEXEC);
@@ -258,7 +249,7 @@ static void *churn_frees(void *arg)
  * assertion is the deterministic part. */
 START_TEST(replace_while_freeing)
 {
-	struct churn c = { .p = pool_new(SHPOOL_NOTIFY_ON_FREE, 8) };
+	struct churn c = { .p = test_anon_pool(8, 64, SHPOOL_NOTIFY_ON_FREE) };
 	int num = shpool_eventfd(c.p);
 	pthread_t t;
 
@@ -288,7 +279,7 @@ END_TEST
 
 START_TEST(set_refuses_non_eventfds)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	char *path = test_path("plain");
 	int pipefd[2], file, closed, sem;
 
@@ -320,7 +311,7 @@ START_TEST(close_closes_eventfd)
 {
 	/* Single-threaded on purpose: nothing can reuse the number between
 	 * shpool_close() and the check. */
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	int fd = shpool_eventfd(p);
 
 	ck_assert_int_ge(fd, 0);
@@ -335,7 +326,7 @@ END_TEST
 
 START_TEST(free_signals)
 {
-	shpool_t *p = pool_new(SHPOOL_NOTIFY_ON_FREE, 8);
+	shpool_t *p = test_anon_pool(8, 64, SHPOOL_NOTIFY_ON_FREE);
 	uint64_t idx[5];
 
 	ck_assert_int_ge(shpool_eventfd(p), 0);
@@ -360,7 +351,7 @@ END_TEST
 
 START_TEST(no_flag_no_signal)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 	uint64_t idx[3];
 	int64_t s;
 
@@ -377,7 +368,7 @@ END_TEST
 
 START_TEST(flag_without_eventfd_frees)
 {
-	shpool_t *p = pool_new(SHPOOL_NOTIFY_ON_FREE, 8);
+	shpool_t *p = test_anon_pool(8, 64, SHPOOL_NOTIFY_ON_FREE);
 	int64_t s = shpool_alloc(p, 0);
 
 	ck_assert_int_ge(s, 0);
@@ -390,7 +381,7 @@ END_TEST
 
 START_TEST(full_counter_never_fails_a_free)
 {
-	shpool_t *p = pool_new(SHPOOL_NOTIFY_ON_FREE, 8);
+	shpool_t *p = test_anon_pool(8, 64, SHPOOL_NOTIFY_ON_FREE);
 	uint64_t max = UINT64_C(0xfffffffffffffffe), one = 1;
 	int fd = shpool_eventfd(p);
 	int64_t s = shpool_alloc(p, 0);
@@ -441,7 +432,7 @@ static void wait_readable(int fd)
 
 START_TEST(fork_child_free_signals_parent)
 {
-	shpool_t *p = pool_new(SHPOOL_NOTIFY_ON_FREE, 4);
+	shpool_t *p = test_anon_pool(4, 64, SHPOOL_NOTIFY_ON_FREE);
 	struct child_arg a = { .p = p };
 	pid_t pid;
 	int64_t s = shpool_alloc(p, 0);
@@ -623,7 +614,7 @@ END_TEST
 
 START_TEST(no_eventfd_errors)
 {
-	shpool_t *p = pool_new(0, 8);
+	shpool_t *p = test_anon_pool(8, 64, 0);
 
 	ck_assert_fails(shpool_notify(p), -EBADF, "no eventfd");
 	ck_assert_fails(shpool_eventfd_consume(p), -EBADF, "no eventfd");

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Crash recovery: every crash point, chaos with SIGKILL, PID reuse, reset,
- * and the consistency checker. White-box: sees the owner record format. */
+/* Tests for src/recovery.c: recover_stale after a kill at every crash point,
+ * chaos with SIGKILL, a claim a dead process left, waiters of dead
+ * processes, reset, and the consistency checker. Who counts as alive is
+ * check_identity's. White-box: sees the owner record format. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,24 +19,6 @@
 #include "shpool-internal.h"
 #include "testutil.h"
 #include "whitebox.h"
-
-static shpool_t *make_pool(uint64_t capacity)
-{
-	shpool_t *p;
-
-	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, capacity, 8, NULL), 0);
-	return p;
-}
-
-/* Check must be clean; on failure, print what it found. */
-static void assert_consistent(shpool_t *p)
-{
-	int problems = shpool_check(p, NULL);
-
-	if (problems != 0)
-		shpool_check(p, stderr);
-	ck_assert_int_eq(problems, 0);
-}
 
 /* ---- deterministic crash points ------------------------------------- */
 
@@ -75,18 +58,6 @@ struct crash_child {
 	uint64_t handed; /* a parent slot, for OP_FREE_FOREIGN */
 };
 
-/* A process that holds 3 slots and dies (for OP_RECOVER to clean up). */
-static int die_holding(void *arg)
-{
-	shpool_t *p = arg;
-
-	for (int i = 0; i < 3; i++)
-		if (shpool_try_alloc(p) < 0)
-			return 1;
-	raise(SIGKILL);
-	return 1;
-}
-
 static int crash_child_run(void *arg)
 {
 	struct crash_child *cc = arg;
@@ -98,7 +69,7 @@ static int crash_child_run(void *arg)
 	if (c->op == OP_FREE_OWN || c->op == OP_FREE_N)
 		if (shpool_alloc_n(cc->p, idx, 5, 0) != 0)
 			return 2;
-	if (c->op == OP_RECOVER && test_wait(test_fork(die_holding, cc->p)) != 128 + SIGKILL)
+	if (c->op == OP_RECOVER && test_wait(test_fork_holder(cc->p, 3, SIGKILL)) != 128 + SIGKILL)
 		return 2;
 	snprintf(spec, sizeof(spec), "%s:%d", c->point, c->nth);
 	setenv("SHPOOL_CRASH_AT", spec, 1);
@@ -131,7 +102,7 @@ START_TEST(every_crash_point_recovers)
 {
 	const struct crash_case *c = &crash_cases[_i];
 	/* 64 slots in 8 words of 8: batches stay within one word. */
-	shpool_t *p = make_pool(64);
+	shpool_t *p = test_anon_pool(64, 8, 0);
 	uint64_t mine[4];
 	struct crash_child cc = { p, c, 0 };
 	int64_t recovered;
@@ -149,7 +120,7 @@ START_TEST(every_crash_point_recovers)
 	recovered = shpool_recover_stale(p);
 	/* Exact accounting: every allocated slot of a dead process, no more. */
 	ck_assert_int_eq(recovered, (int64_t)(before - live));
-	assert_consistent(p);
+	test_assert_consistent(p);
 	ck_assert_uint_eq(shpool_used(p), live);
 	for (uint64_t i = 0; i < live; i++) {
 		ck_assert_int_eq(shpool_is_allocated(p, mine[i]), 1);
@@ -167,7 +138,7 @@ END_TEST
  * hides that room until recovery repairs the hint. */
 START_TEST(recovery_repairs_summary)
 {
-	shpool_t *p = make_pool(4096);
+	shpool_t *p = test_anon_pool(4096, 8, 0);
 	struct shpool *sp = p;
 
 	for (int i = 0; i < 4096; i++)
@@ -178,44 +149,13 @@ START_TEST(recovery_repairs_summary)
 	atomic_fetch_or(&sp->level[1][0], 1);
 	ck_assert_int_eq(shpool_check(p, NULL), 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	ck_assert_int_eq(shpool_try_alloc(p), 7);
 	shpool_close(p);
 }
 END_TEST
 
-/* ---- PID reuse ------------------------------------------------------ */
-
-static uint64_t record(pid_t pid, uint64_t start)
-{
-	return (uint64_t)pid | (start << SHPOOL_OWNER_START_SHIFT);
-}
-
-static uint64_t my_start(void)
-{
-	return shpool_self() >> SHPOOL_OWNER_START_SHIFT;
-}
-
-START_TEST(pid_reuse_is_not_life)
-{
-	shpool_t *p = make_pool(16);
-	struct shpool *sp = p;
-	int64_t a = shpool_try_alloc(p), b = shpool_try_alloc(p);
-
-	ck_assert_uint_ne(my_start(), 0); /* /proc is there: full identity */
-	/* Slot a: a record naming our PID with another start time, i.e. an
-	 * earlier process whose PID we were given. It is dead: recovered. */
-	atomic_store(&sp->owner[a], record(getpid(), my_start() - 1));
-	ck_assert_int_eq(shpool_owner(p, (uint64_t)a), getpid());
-	ck_assert_int_eq(shpool_check(p, NULL), 1);
-	ck_assert_int_eq(shpool_recover_stale(p), 1);
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)a), 0);
-	/* Slot b: our own record is left alone. */
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)b), 1);
-	assert_consistent(p);
-	shpool_close(p);
-}
-END_TEST
+/* ---- a claim a dead process left ------------------------------------- */
 
 /* A batch claims neighbouring owner records two at a time (one 16-byte
  * CAS on x86-64). A pair whose second record is taken (here: a claim a
@@ -223,9 +163,9 @@ END_TEST
  * free first slot, and leave the taken record exactly as it was. */
 START_TEST(batch_takes_half_of_a_claimed_pair)
 {
-	shpool_t *p = make_pool(8);
+	shpool_t *p = test_anon_pool(8, 8, 0);
 	struct shpool *sp = p;
-	uint64_t dead = record(getpid(), my_start() - 1), out[7], seen = 0;
+	uint64_t dead = test_record(getpid(), test_my_start() - 1), out[7], seen = 0;
 
 	ck_assert_uint_eq(sp->g.nwords[0], 1);
 	atomic_store(&sp->owner[1], dead);
@@ -239,216 +179,7 @@ START_TEST(batch_takes_half_of_a_claimed_pair)
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(atomic_load(&sp->owner[1]), 0);
 	ck_assert_int_eq(shpool_try_alloc(p), 1);
-	assert_consistent(p);
-	shpool_close(p);
-}
-END_TEST
-
-static int exit_now(void *arg)
-{
-	(void)arg;
-	return 0;
-}
-
-START_TEST(live_process_keeps_slots)
-{
-	shpool_t *p = make_pool(16);
-	struct shpool *sp = p;
-	pid_t parent = getppid(), dead = test_fork(exit_now, NULL);
-	uint64_t parent_start = 0;
-	int64_t a = shpool_try_alloc(p), b = shpool_try_alloc(p), c = shpool_try_alloc(p);
-	char path[64], buf[1024], *q;
-	FILE *f;
-
-	ck_assert_int_eq(test_wait(dead), 0);
-	/* The parent's real start time from /proc. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)parent);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
-	fclose(f);
-	q = strrchr(buf, ')');
-	for (int field = 3; field <= 22; field++)
-		q = strchr(q + 1, ' ');
-	parent_start = strtoull(q + 1, NULL, 10);
-
-	/* a: another live process with its true start time: kept. */
-	atomic_store(&sp->owner[a], record(parent, parent_start));
-	/* b: that live PID but another start time: its slot was the dead
-	 * predecessor's: freed. */
-	atomic_store(&sp->owner[b], record(parent, parent_start + 1));
-	/* c: a PID that has exited (and been reaped): freed. */
-	atomic_store(&sp->owner[c], record(dead, 1));
-	ck_assert_int_eq(shpool_recover_stale(p), 2);
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)a), 1);
-	ck_assert_int_eq(shpool_owner(p, (uint64_t)a), parent);
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)b), 0);
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)c), 0);
-	/* The parent lives but has never mapped this pool: kept, and
-	 * reported (see exec_keeps_slots_reported). */
-	ck_assert_int_eq(shpool_check(p, NULL), 1);
-	ck_assert_int_eq(shpool_free(p, (uint64_t)a), 0);
-	assert_consistent(p);
-	shpool_close(p);
-}
-END_TEST
-
-/* execve(2) keeps PID and start time: a process that held slots and had a
- * thread blocked in the pool, then exec'd, still looks alive to recovery,
- * which leaves its slots alone (it cannot tell an exec from a process that
- * closed its handle after handing a slot on). shpool_check() says so: the
- * live owner no longer maps the pool. Once it exits, recovery frees all. */
-static void *block_for_two(void *arg)
-{
-	uint64_t two[2];
-
-	shpool_alloc_n(arg, two, 2, -1); /* never returns: the exec ends us */
-	return NULL;
-}
-
-/* The write end of a close-on-exec pipe: the parent reads EOF once the
- * child has exec'd (whatever runs it: under valgrind the new image is
- * valgrind's, not sleep's own). */
-static int exec_done[2];
-
-static int hold_block_exec(void *arg)
-{
-	shpool_t *p = arg;
-	pthread_t t;
-
-	close(exec_done[0]);
-	for (int i = 0; i < 3; i++)
-		if (shpool_try_alloc(p) < 0)
-			return 1;
-	if (pthread_create(&t, NULL, block_for_two, p) != 0)
-		return 1;
-	test_await_waiters(p, 1);
-	execl("/bin/sleep", "sleep", "60", (char *)NULL);
-	return 1;
-}
-
-START_TEST(exec_keeps_slots_reported)
-{
-	shpool_t *p = make_pool(4);
-	char *text = NULL, byte;
-	size_t len = 0;
-	FILE *report;
-	pid_t c;
-
-	ck_assert_int_eq(pipe2(exec_done, O_CLOEXEC), 0);
-	c = test_fork(hold_block_exec, p);
-	close(exec_done[1]);
-	ck_assert_int_eq(read(exec_done[0], &byte, 1), 0); /* EOF: exec'd */
-	close(exec_done[0]);
-	ck_assert_uint_eq(shpool_used(p), 3);
-	ck_assert_uint_eq(test_waiters(p), 1);
-	ck_assert_int_eq(shpool_recover_stale(p), 0); /* a live owner, as far as it can tell */
-	report = open_memstream(&text, &len);
-	ck_assert_int_eq(shpool_check(p, report), 4);
-	fclose(report);
-	ck_assert_msg(strstr(text, "held by a live process that no longer maps this pool"), "%s",
-		      text);
-	ck_assert_msg(strstr(text, "waiters: 1 counted for a live process that no longer maps"),
-		      "%s", text);
-	free(text);
-	ck_assert_int_eq(kill(c, SIGKILL), 0);
-	ck_assert_int_eq(test_wait(c), 128 + SIGKILL);
-	ck_assert_int_eq(shpool_recover_stale(p), 3);
-	ck_assert_uint_eq(test_waiters(p), 0);
-	assert_consistent(p);
-	shpool_close(p);
-}
-END_TEST
-
-/* A zombie (exited, not reaped) will never free: its slots are stale. */
-static int hold_and_exit(void *arg)
-{
-	return shpool_try_alloc(arg) >= 0 ? 0 : 1;
-}
-
-START_TEST(zombie_owner_is_dead)
-{
-	shpool_t *p = make_pool(16);
-	pid_t z = test_fork(hold_and_exit, p);
-	siginfo_t si;
-
-	/* Wait for the exit without reaping it. */
-	ck_assert_int_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
-	ck_assert_uint_eq(shpool_used(p), 1);
-	ck_assert_int_eq(shpool_recover_stale(p), 1);
-	ck_assert_uint_eq(shpool_used(p), 0);
-	ck_assert_int_eq(test_wait(z), 0);
-	shpool_close(p);
-}
-END_TEST
-
-/* A process whose main thread called pthread_exit() while another thread
- * goes on shows as a zombie in /proc/PID/stat: it is alive all the same. */
-struct leader_exit {
-	shpool_t *p;
-	int ready;     /* write end: "slot taken" */
-	int release;   /* read end: EOF ends the last thread */
-	int release_w; /* the parent's end, closed in the child */
-};
-
-static void *hold_until_released(void *arg)
-{
-	struct leader_exit *le = arg;
-	char c;
-
-	if (shpool_try_alloc(le->p) < 0 || write(le->ready, "x", 1) != 1)
-		_exit(2);
-	while (read(le->release, &c, 1) > 0)
-		;
-	shpool_close(le->p); /* this process's copy; the leader's stack is gone */
-	_exit(0);
-}
-
-static int leader_exits(void *arg)
-{
-	struct leader_exit *le = arg;
-	pthread_t t;
-
-	close(le->release_w);
-	if (pthread_create(&t, NULL, hold_until_released, arg) != 0)
-		return 2;
-	pthread_exit(NULL);
-}
-
-/* Static: the holding thread reads it after the leader's stack is gone. */
-static struct leader_exit le;
-
-START_TEST(main_thread_exit_is_not_death)
-{
-	shpool_t *p = make_pool(16);
-	int ready[2], release[2];
-	char path[64], state = 0, buf[512], *q;
-	pid_t pid;
-	FILE *f;
-
-	ck_assert_int_eq(pipe(ready), 0);
-	ck_assert_int_eq(pipe(release), 0);
-	le = (struct leader_exit){ p, ready[1], release[0], release[1] };
-	pid = test_fork(leader_exits, &le);
-	close(release[0]);
-	ck_assert_int_eq(read(ready[0], &state, 1), 1);
-	/* Until /proc shows the leader as a zombie. */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	do {
-		f = fopen(path, "r");
-		ck_assert_ptr_nonnull(f);
-		buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
-		fclose(f);
-		q = strrchr(buf, ')');
-		state = q ? q[2] : 0;
-	} while (state != 'Z' && sched_yield() == 0);
-	ck_assert_int_eq(shpool_recover_stale(p), 0);
-	ck_assert_uint_eq(shpool_used(p), 1);
-	ck_assert_int_eq(shpool_check(p, NULL), 0);
-	/* Once the last thread is gone too, the slot is stale. */
-	close(release[1]);
-	ck_assert_int_eq(test_wait(pid), 0);
-	ck_assert_int_eq(shpool_recover_stale(p), 1);
+	test_assert_consistent(p);
 	shpool_close(p);
 }
 END_TEST
@@ -531,7 +262,7 @@ static int chaos_holder(void *arg)
 
 START_TEST(chaos_kills_recover_exactly)
 {
-	shpool_t *p = make_pool(CHAOS_CAP);
+	shpool_t *p = test_anon_pool(CHAOS_CAP, 8, 0);
 	_Atomic int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct chaos c = { p, &stop[0], &stop[1] };
 	pid_t workers[CHAOS_WORKERS], recoverer, holder;
@@ -562,7 +293,7 @@ START_TEST(chaos_kills_recover_exactly)
 	ck_assert_int_eq(test_wait(recoverer), 0);
 	/* Final accounting: only the holder's 16 are live. */
 	ck_assert_int_ge(shpool_recover_stale(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	ck_assert_uint_eq(shpool_used(p), 16);
 	atomic_store(c.release, 1);
 	ck_assert_int_eq(test_wait(holder), 0);
@@ -675,14 +406,14 @@ static const char *const waiter_delays[] = { NULL, "wait.counted:50" };
 
 START_TEST(dead_waiters_are_uncounted)
 {
-	shpool_t *p = make_pool(2);
+	shpool_t *p = test_anon_pool(2, 8, 0);
 	pid_t dead, live;
 	uint64_t held[2];
 
 	child_delay = waiter_delays[_i];
 	ck_assert_int_eq(shpool_alloc_n(p, held, 2, 0), 0);
 	dead = fork_blocked(p, two_blocked_threads, 2);
-	assert_consistent(p); /* live waiters are no problem */
+	test_assert_consistent(p); /* live waiters are no problem */
 	kill_and_reap(dead);
 	/* Still counted: every free would now make a futex call. */
 	ck_assert_uint_eq(test_waiters(p), 2);
@@ -690,7 +421,7 @@ START_TEST(dead_waiters_are_uncounted)
 	ck_assert_int_eq(shpool_recover_stale(p), 0); /* no slot was held */
 	ck_assert_uint_eq(test_waiters(p), 0);
 	ck_assert_uint_eq(registry_entries(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 
 	/* A live waiter is left alone by recovery, and still woken. */
 	live = fork_blocked(p, block_until_room, 1);
@@ -698,14 +429,14 @@ START_TEST(dead_waiters_are_uncounted)
 	test_await_registered(p, 1); /* woken by recovery, it sleeps again */
 	ck_assert_uint_eq(test_waiters(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 1);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	ck_assert_int_eq(shpool_free(p, held[0]), 0);
 	ck_assert_int_eq(test_wait(live), 0);
 	ck_assert_uint_eq(test_waiters(p), 0);
 	/* The child took the slot and exited: recovery frees both. */
 	ck_assert_int_eq(shpool_recover_stale(p), 1);
 	ck_assert_uint_eq(registry_entries(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	shpool_close(p);
 }
 END_TEST
@@ -746,7 +477,7 @@ static int two_threads_block_together(void *arg)
 
 START_TEST(one_registry_entry_per_process)
 {
-	shpool_t *p = make_pool(1);
+	shpool_t *p = test_anon_pool(1, 8, 0);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *report;
@@ -775,7 +506,7 @@ START_TEST(death_between_counts_overcounts)
 {
 	/* wait.uncounted is reached once the 100 ms wait times out. */
 	static const char *const specs[] = { "wait.counted:1", "wait.uncounted:1" };
-	shpool_t *p = make_pool(1);
+	shpool_t *p = test_anon_pool(1, 8, 0);
 	struct armed a = { p, specs[_i] };
 	pid_t live;
 
@@ -800,7 +531,7 @@ END_TEST
 
 START_TEST(recovery_dying_in_waiters_overcounts)
 {
-	shpool_t *p = make_pool(2);
+	shpool_t *p = test_anon_pool(2, 8, 0);
 	struct armed a = { p, "recover.waiters_taken:1" };
 	uint64_t held[2];
 
@@ -813,7 +544,7 @@ START_TEST(recovery_dying_in_waiters_overcounts)
 	ck_assert_int_eq(shpool_recover_stale(p), 0);
 	ck_assert_uint_eq(test_waiters(p), 2);
 	ck_assert_uint_eq(registry_entries(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	shpool_close(p);
 }
 END_TEST
@@ -831,7 +562,7 @@ static uint32_t registry_count(shpool_t *p, unsigned i)
 
 START_TEST(recovery_never_takes_a_live_count)
 {
-	shpool_t *p = make_pool(1);
+	shpool_t *p = test_anon_pool(1, 8, 0);
 	struct armed a = { p, "recover.waiter_seen:1:stop" };
 	pid_t slow, live;
 	int status;
@@ -868,7 +599,7 @@ END_TEST
 
 START_TEST(reset_frees_all_and_wakes)
 {
-	shpool_t *p = make_pool(8);
+	shpool_t *p = test_anon_pool(8, 8, 0);
 	pid_t w;
 
 	child_delay = NULL;
@@ -881,7 +612,7 @@ START_TEST(reset_frees_all_and_wakes)
 	ck_assert_uint_eq(shpool_used(p), 1);
 	ck_assert_int_eq(shpool_recover_stale(p), 1);
 	ck_assert_uint_eq(shpool_used(p), 0);
-	assert_consistent(p);
+	test_assert_consistent(p);
 	ck_assert_fails(shpool_reset(NULL), -EINVAL, "NULL pool");
 	shpool_close(p);
 }
@@ -889,14 +620,14 @@ END_TEST
 
 START_TEST(check_reports_damage)
 {
-	shpool_t *p = make_pool(100);
+	shpool_t *p = test_anon_pool(100, 8, 0);
 	struct shpool *sp = p;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *report;
 	int64_t mine;
 
-	assert_consistent(p);
+	test_assert_consistent(p);
 	mine = shpool_try_alloc(p);
 	ck_assert_int_ge(mine, 0);
 	/* Damage: a bit without an owner (in a word other than our slot's,
@@ -919,23 +650,18 @@ static Suite *make_recovery_suite(void)
 {
 	Suite *s = suite_create("recovery");
 	TCase *crash = tcase_create("crash_points");
-	TCase *pid = tcase_create("pid_reuse");
+	TCase *claims = tcase_create("claims");
 	TCase *chaos = tcase_create("chaos");
 	TCase *misc = tcase_create("reset_check");
 	TCase *waiters = tcase_create("dead_waiters");
 
 	/* Timeouts are hang detectors, sized for a loaded 2-core machine. */
 	tcase_set_timeout(crash, 60);
-	tcase_set_timeout(pid, 30);
 	tcase_add_loop_test(crash, every_crash_point_recovers, 0,
 			    (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
 	tcase_add_test(crash, recovery_repairs_summary);
-	tcase_add_test(pid, pid_reuse_is_not_life);
-	tcase_add_test(pid, batch_takes_half_of_a_claimed_pair);
-	tcase_add_test(pid, live_process_keeps_slots);
-	tcase_add_test(pid, zombie_owner_is_dead);
-	tcase_add_test(pid, main_thread_exit_is_not_death);
-	tcase_add_test(pid, exec_keeps_slots_reported);
+	tcase_set_timeout(claims, 30);
+	tcase_add_test(claims, batch_takes_half_of_a_claimed_pair);
 	tcase_set_timeout(chaos, 300);
 	tcase_add_test(chaos, chaos_kills_recover_exactly);
 	tcase_set_timeout(waiters, 30);
@@ -948,7 +674,7 @@ static Suite *make_recovery_suite(void)
 	tcase_add_test(misc, reset_frees_all_and_wakes);
 	tcase_add_test(misc, check_reports_damage);
 	suite_add_tcase(s, crash);
-	suite_add_tcase(s, pid);
+	suite_add_tcase(s, claims);
 	suite_add_tcase(s, chaos);
 	suite_add_tcase(s, waiters);
 	suite_add_tcase(s, misc);

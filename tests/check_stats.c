@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shpool_stats() counters (issue 12): exact once the pool is quiet,
- * never decreasing for a reader, kept across deaths, across the stripe
- * table filling up and being taken over, and across fork(2).
+ * Tests for src/stats.c, the shpool_stats() counters: exact once the pool is
+ * quiet, never decreasing for a reader, kept across deaths, across the
+ * stripe table filling up and being taken over, and across fork(2).
  *
  * Real processes and threads; every wait is for a state (a counter in a
  * shared control block, the pool's own waiter count), never for a time.
@@ -86,6 +86,32 @@ static void add(_Atomic uint64_t *c, uint64_t n)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
 			      memory_order_relaxed);
 }
+
+/* ---- one process, quiet ---- */
+
+START_TEST(stats_count)
+{
+	shpool_t *p = test_anon_pool(8, 8, 0);
+	shpool_stats_t st;
+	uint64_t idx[4];
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shpool_free(p, (uint64_t)shpool_try_alloc(p)), 0);
+	ck_assert_int_eq(shpool_alloc_n(p, idx, 4, 0), 0);
+	ck_assert_int_eq(shpool_stats(p, &st), 0);
+	ck_assert_uint_eq(st.capacity, 8);
+	ck_assert_uint_eq(st.elem_size, 8);
+	ck_assert_uint_eq(st.used, 4);
+	ck_assert_uint_eq(st.available, 4);
+	ck_assert_uint_eq(st.allocs, 7);
+	ck_assert_uint_eq(st.frees, 3);
+	ck_assert_uint_eq(st.waiters, 0);
+	ck_assert_uint_ge(st.mmap_size, 8 * 8);
+	ck_assert_int_eq(shpool_alloc(p, 0) >= 0, 1);
+	ck_assert_fails(shpool_stats(p, NULL), -EINVAL, "NULL");
+	shpool_close(p);
+}
+END_TEST
 
 /* ---- the reader: samples continuously, every counter must never drop ---- */
 
@@ -715,6 +741,7 @@ static Suite *make_stats_suite(void)
 
 	/* Hang detectors, sized for a loaded 2-core machine. */
 	tcase_set_timeout(exact, 60);
+	tcase_add_test(exact, stats_count);
 	tcase_add_test(exact, exact_and_monotonic);
 	tcase_add_test(exact, kills_keep_counts);
 	tcase_add_test(exact, random_kills_stay_monotonic);

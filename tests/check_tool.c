@@ -33,29 +33,6 @@ struct run {
 	size_t out_len;
 };
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? 2 * cap : 8192;
-			buf = realloc(buf, cap);
-			ck_assert(buf != NULL);
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-	} while (got);
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
 /* Set: run_argv's child drops to nobody (when root) before exec. */
 static bool as_nobody;
 /* The tool tool() runs: SHPOOL_TOOL, or a copy nobody can reach. */
@@ -65,7 +42,7 @@ static bool tool_copied;
 static void copy_file(const char *from, const char *to, mode_t mode)
 {
 	size_t len;
-	char *data = slurp(from, &len);
+	char *data = test_slurp(from, &len);
 	FILE *f = fopen(to, "we");
 
 	ck_assert_msg(data && f, "copy %s to %s", from, to);
@@ -96,13 +73,6 @@ static void tool_reachable_in(const char *dir)
 	ck_assert_int_eq(setenv("LD_LIBRARY_PATH", dir, 1), 0);
 }
 
-/* Become nobody (65534), all groups dropped; false if that failed. */
-static bool drop_to_nobody(void)
-{
-	return getuid() != 0 ||
-	       (setgroups(0, NULL) == 0 && setgid(65534) == 0 && setuid(65534) == 0);
-}
-
 /* Run argv[0] with argv, stdin from in (or /dev/null); capture everything. */
 static struct run run_argv(char **argv, const char *in)
 {
@@ -120,14 +90,14 @@ static struct run run_argv(char **argv, const char *in)
 
 		if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(126);
-		if (as_nobody && !drop_to_nobody())
+		if (as_nobody && getuid() == 0 && test_become_nobody() != 0)
 			_exit(125);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	r.status = test_wait(pid);
-	r.out = slurp(out, &r.out_len);
-	r.err = slurp(err, NULL);
+	r.out = test_slurp(out, &r.out_len);
+	r.err = test_slurp(err, NULL);
 	free(out);
 	free(err);
 	return r;
@@ -351,30 +321,11 @@ static int python(const char *json, const char *code, ...)
 
 /* ---- pools ------------------------------------------------------------- */
 
-static shpool_t *make_pool(const char *path, shpool_kind kind, uint64_t capacity,
-			   uint32_t elem_size)
-{
-	shpool_t *p;
-
-	ck_assert_int_eq(shpool_create(&p, path, kind, capacity, elem_size, NULL), 0);
-	return p;
-}
-
-/* A child that allocates n slots of the (inherited) pool and exits
+/* A child that allocates 2 slots of the (inherited) pool and exits
  * without freeing them: a crashed owner. */
-static int die_holding(void *arg)
-{
-	shpool_t *p = arg;
-
-	for (int i = 0; i < 2; i++)
-		if (shpool_alloc(p, 0) < 0)
-			return 1;
-	return 0;
-}
-
 static void make_dead_owner(shpool_t *p)
 {
-	ck_assert_int_eq(test_wait(test_fork(die_holding, p)), 0);
+	ck_assert_int_eq(test_wait(test_fork_holder(p, 2, 0)), 0);
 }
 
 /* ---- version, help, usage ---------------------------------------------- */
@@ -414,7 +365,7 @@ END_TEST
 START_TEST(usage_errors)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 8, 16);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 8, 16, 0);
 	struct run r;
 
 	ck_assert_int_ge(shpool_alloc(p, 0), 0);
@@ -468,15 +419,6 @@ END_TEST
 
 /* ---- errors attaching --------------------------------------------------- */
 
-static void write_file(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-}
-
 START_TEST(attach_errors)
 {
 	char *missing = test_path("missing"), *text = test_path("text"), *tiny = test_path("tiny");
@@ -495,12 +437,12 @@ START_TEST(attach_errors)
 	run_free(&r);
 
 	memset(junk, 'x', sizeof(junk));
-	write_file(text, junk, sizeof(junk));
+	test_write_file(text, junk, sizeof(junk));
 	r = tool("stats", text, NULL);
 	assert_error(r, "not a libshpool segment");
 	run_free(&r);
 
-	write_file(tiny, "SHPOOL", 6);
+	test_write_file(tiny, "SHPOOL", 6);
 	r = tool("ls", tiny, NULL);
 	assert_error(r, "truncated");
 	run_free(&r);
@@ -516,7 +458,7 @@ START_TEST(attach_errors)
 
 	/* A pool whose header names a kind this library does not know: that
 	 * is what the message says. */
-	p = make_pool(odd, SHPOOL_I32, 8, 0);
+	p = test_pool(odd, SHPOOL_I32, 8, 0, 0);
 	shpool_close(p);
 	fd = open(odd, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
@@ -553,7 +495,7 @@ static const struct {
 START_TEST(info_every_kind)
 {
 	char *path = test_path("pool"), want[256];
-	shpool_t *p = make_pool(path, kinds[_i].kind, 100, kinds[_i].elem_size);
+	shpool_t *p = test_pool(path, kinds[_i].kind, 100, kinds[_i].elem_size, 0);
 	shpool_stats_t st;
 	struct run r;
 
@@ -591,7 +533,7 @@ END_TEST
 START_TEST(stats_counts)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_I64, 10, 0);
+	shpool_t *p = test_pool(path, SHPOOL_I64, 10, 0, 0);
 	struct run r;
 	int64_t s;
 
@@ -627,7 +569,7 @@ END_TEST
 START_TEST(ls_owners)
 {
 	char *path = test_path("pool"), want[128];
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 64, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 64, 8, 0);
 	siginfo_t si;
 	struct run r;
 	uint64_t mine;
@@ -636,7 +578,7 @@ START_TEST(ls_owners)
 	mine = (uint64_t)shpool_alloc(p, 0);
 	make_dead_owner(p);
 	/* A child that exits holding slots but is not reaped yet. */
-	zombie = test_fork(die_holding, p);
+	zombie = test_fork_holder(p, 2, 0);
 	ck_assert_int_eq(waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT), 0);
 
 	r = tool("ls", path, NULL);
@@ -675,7 +617,7 @@ START_TEST(ls_data_typed)
 	struct run r;
 
 	snprintf(path, sizeof(path), "%si64", dir);
-	p = make_pool(path, SHPOOL_I64, 8, 0);
+	p = test_pool(path, SHPOOL_I64, 8, 0, 0);
 	ck_assert_int_ge(shpool_alloc_set_i64(p, INT64_MIN, 0), 0);
 	r = tool("ls", "--data", path, NULL);
 	assert_ok(r);
@@ -685,7 +627,7 @@ START_TEST(ls_data_typed)
 	shpool_close(p);
 
 	snprintf(path, sizeof(path), "%si32", dir);
-	p = make_pool(path, SHPOOL_I32, 8, 0);
+	p = test_pool(path, SHPOOL_I32, 8, 0, 0);
 	ck_assert_int_ge(shpool_alloc_set_i32(p, -42, 0), 0);
 	r = tool("ls", "--data", "--json", path, NULL);
 	assert_ok(r);
@@ -695,7 +637,7 @@ START_TEST(ls_data_typed)
 	shpool_close(p);
 
 	snprintf(path, sizeof(path), "%sf64", dir);
-	p = make_pool(path, SHPOOL_F64, 8, 0);
+	p = test_pool(path, SHPOOL_F64, 8, 0, 0);
 	ck_assert_int_ge(shpool_alloc_set_f64(p, 0.1, 0), 0);
 	ck_assert_int_ge(shpool_alloc_set_f64(p, NAN, 0), 0);
 	ck_assert_int_ge(shpool_alloc_set_f64(p, -INFINITY, 0), 0);
@@ -721,7 +663,7 @@ START_TEST(ls_data_bytes)
 	struct run r;
 
 	snprintf(path, sizeof(path), "%sraw", dir);
-	p = make_pool(path, SHPOOL_RAW, 8, sizeof(bytes));
+	p = test_pool(path, SHPOOL_RAW, 8, sizeof(bytes), 0);
 	for (size_t i = 0; i < sizeof(bytes); i++)
 		bytes[i] = (unsigned char)(0xa0 + i);
 	ck_assert_int_ge(shpool_alloc_set(p, bytes, sizeof(bytes), 0), 0);
@@ -741,7 +683,7 @@ START_TEST(ls_data_bytes)
 	/* STR: quoted and escaped for people; JSON escapes, with U+FFFD for
 	 * a byte that is not UTF-8, and says when it cut the string. */
 	snprintf(path, sizeof(path), "%sstr", dir);
-	p = make_pool(path, SHPOOL_STR, 8, 32);
+	p = test_pool(path, SHPOOL_STR, 8, 32, 0);
 	ck_assert_int_ge(shpool_alloc_set_str(p, "a\"b\\c\n\x01\xff z", 10, 0), 0);
 	r = tool("ls", "--data", path, NULL);
 	assert_ok(r);
@@ -767,7 +709,7 @@ END_TEST
 START_TEST(json_escapes_path)
 {
 	char *path = test_path("we\"ird\\na\tme\nx\x1f");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 4, 8, 0);
 	struct run r = tool("info", "--json", path, NULL);
 
 	assert_ok(r);
@@ -785,7 +727,7 @@ END_TEST
 START_TEST(check_and_recover_dead_owner)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 32, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 32, 8, 0);
 	struct run r;
 
 	ck_assert_int_ge(shpool_alloc(p, 0), 0); /* a live owner: us */
@@ -831,7 +773,7 @@ END_TEST
 START_TEST(reset_forced)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_I32, 16, 0);
+	shpool_t *p = test_pool(path, SHPOOL_I32, 16, 0, 0);
 	struct run r;
 
 	for (int i = 0; i < 3; i++)
@@ -1188,13 +1130,13 @@ START_TEST(rm_dead_holders)
 {
 	char *path = test_path("pool"), *text = test_path("text"), *link = test_path("link");
 	char want[256], junk[512];
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 16, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 16, 8, 0);
 	siginfo_t si;
 	struct run r;
 	pid_t zombie;
 
 	make_dead_owner(p);
-	zombie = test_fork(die_holding, p);
+	zombie = test_fork_holder(p, 2, 0);
 	ck_assert_int_eq(waitid(P_PID, (id_t)zombie, &si, WEXITED | WNOWAIT), 0);
 	ck_assert_int_eq(symlink(path, link), 0);
 	r = tool("rm", link, NULL);
@@ -1212,7 +1154,7 @@ START_TEST(rm_dead_holders)
 	shpool_close(p);
 
 	memset(junk, 'x', sizeof(junk)); /* longer than a header, but no pool */
-	write_file(text, junk, sizeof(junk));
+	test_write_file(text, junk, sizeof(junk));
 	r = tool("rm", "--force", text, NULL);
 	assert_error(r, "not a libshpool segment");
 	run_free(&r);
@@ -1231,7 +1173,7 @@ END_TEST
 START_TEST(watch_counted)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 12, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 12, 8, 0);
 	struct run r;
 	char *nl;
 	int lines = 0;
@@ -1296,7 +1238,7 @@ static pid_t spawn_watch(FILE **f, const char *path, const char *const *args)
 START_TEST(watch_rates)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 4, 8, 0);
 	static const char *const args[] = { "--count", "2", "--interval", "200", NULL };
 	char first[512], second[512];
 	FILE *f;
@@ -1331,7 +1273,7 @@ END_TEST
 START_TEST(stats_many)
 {
 	char *a = test_path("a"), *b = test_path("b"), *missing = test_path("missing");
-	shpool_t *pa = make_pool(a, SHPOOL_RAW, 10, 8), *pb = make_pool(b, SHPOOL_I64, 20, 0);
+	shpool_t *pa = test_pool(a, SHPOOL_RAW, 10, 8, 0), *pb = test_pool(b, SHPOOL_I64, 20, 0, 0);
 	char want[512];
 	struct run r;
 
@@ -1409,7 +1351,7 @@ END_TEST
 START_TEST(watch_until_sigint)
 {
 	char *path = test_path("pool");
-	shpool_t *p = make_pool(path, SHPOOL_RAW, 4, 8);
+	shpool_t *p = test_pool(path, SHPOOL_RAW, 4, 8, 0);
 	static const char *const args[] = { "--interval", "20", NULL };
 	char buf[256];
 	FILE *f;

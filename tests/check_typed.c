@@ -13,23 +13,6 @@
 
 #include "testutil.h"
 
-static shpool_t *mk(shpool_kind kind, uint64_t capacity, uint32_t elem_size)
-{
-	shpool_t *p = NULL;
-	int rc = shpool_create(&p, NULL, kind, capacity, elem_size, NULL);
-
-	ck_assert_msg(rc == 0, "shpool_create: %s", shpool_last_error());
-	return p;
-}
-
-static uint64_t alloc1(shpool_t *p)
-{
-	int64_t idx = shpool_alloc(p, 0);
-
-	ck_assert_msg(idx >= 0, "shpool_alloc: %s", shpool_last_error());
-	return (uint64_t)idx;
-}
-
 /* A slot index that is in range but not allocated. */
 static uint64_t free_slot(shpool_t *p)
 {
@@ -44,7 +27,7 @@ static uint64_t free_slot(shpool_t *p)
 
 START_TEST(ptr_and_data_ptr)
 {
-	shpool_t *p = mk(SHPOOL_RAW, 10, 24);
+	shpool_t *p = test_pool(NULL, SHPOOL_RAW, 10, 24, 0);
 	uint8_t *base = shpool_data_ptr(p);
 
 	ck_assert_ptr_nonnull(base);
@@ -64,8 +47,8 @@ END_TEST
 
 START_TEST(raw_get_set)
 {
-	shpool_t *p = mk(SHPOOL_RAW, 4, 20);
-	uint64_t i = alloc1(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_RAW, 4, 20, 0);
+	uint64_t i = test_alloc1(p);
 	char in[20], out[20];
 
 	for (int k = 0; k < 20; k++)
@@ -97,8 +80,8 @@ END_TEST
 
 START_TEST(raw_get_set_errors)
 {
-	shpool_t *p = mk(SHPOOL_RAW, 4, 16);
-	uint64_t i = alloc1(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_RAW, 4, 16, 0);
+	uint64_t i = test_alloc1(p);
 	char big[17], out[16];
 
 	memset(big, 'Z', sizeof(big));
@@ -129,9 +112,12 @@ END_TEST
 
 START_TEST(get_set_on_typed_kinds)
 {
-	shpool_t *p64 = mk(SHPOOL_I64, 2, 0), *p32 = mk(SHPOOL_I32, 2, 0);
-	shpool_t *pf = mk(SHPOOL_F64, 2, 0), *ps = mk(SHPOOL_STR, 2, 8);
-	uint64_t a = alloc1(p64), b = alloc1(p32), c = alloc1(pf), d = alloc1(ps);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 2, 0, 0);
+	shpool_t *p32 = test_pool(NULL, SHPOOL_I32, 2, 0, 0);
+	shpool_t *pf = test_pool(NULL, SHPOOL_F64, 2, 0, 0);
+	shpool_t *ps = test_pool(NULL, SHPOOL_STR, 2, 8, 0);
+	uint64_t a = test_alloc1(p64);
+	uint64_t b = test_alloc1(p32), c = test_alloc1(pf), d = test_alloc1(ps);
 	int64_t v64 = -1234567890123LL, r64 = 0;
 	int32_t v32 = -7, r32 = 0;
 	double vf = 2.5, rf = 0;
@@ -176,8 +162,8 @@ END_TEST
 
 START_TEST(i64_ops)
 {
-	shpool_t *p = mk(SHPOOL_I64, 8, 0);
-	uint64_t i = alloc1(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_I64, 8, 0, 0);
+	uint64_t i = test_alloc1(p);
 	int64_t v = -1, old = -1;
 
 	ck_assert_int_eq(shpool_i64_get(p, i, &v), 0);
@@ -231,8 +217,8 @@ END_TEST
 
 START_TEST(i32_ops)
 {
-	shpool_t *p = mk(SHPOOL_I32, 8, 0);
-	uint64_t i = alloc1(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_I32, 8, 0, 0);
+	uint64_t i = test_alloc1(p);
 	int32_t v = -1, old = -1;
 
 	ck_assert_uint_eq(shpool_stride(p), 8);
@@ -268,9 +254,10 @@ END_TEST
  * out of range, not allocated, NULL handle, NULL required out-pointer. */
 START_TEST(int_errors)
 {
-	shpool_t *p64 = mk(SHPOOL_I64, 4, 0), *p32 = mk(SHPOOL_I32, 4, 0);
-	shpool_t *raw = mk(SHPOOL_RAW, 4, 8);
-	uint64_t a = alloc1(p64), b = alloc1(p32), r = alloc1(raw);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 4, 0, 0);
+	shpool_t *p32 = test_pool(NULL, SHPOOL_I32, 4, 0, 0);
+	shpool_t *raw = test_pool(NULL, SHPOOL_RAW, 4, 8, 0);
+	uint64_t a = test_alloc1(p64), b = test_alloc1(p32), r = test_alloc1(raw);
 	uint64_t fa = free_slot(p64), fb = free_slot(p32);
 	int64_t v64;
 	int32_t v32;
@@ -381,8 +368,9 @@ static double from_bits(uint64_t b)
 
 START_TEST(f64_round_trip)
 {
-	shpool_t *p = mk(SHPOOL_F64, 4, 0), *p64 = mk(SHPOOL_I64, 1, 0);
-	uint64_t i = alloc1(p), a = alloc1(p64);
+	shpool_t *p = test_pool(NULL, SHPOOL_F64, 4, 0, 0);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 1, 0, 0);
+	uint64_t i = test_alloc1(p), a = test_alloc1(p64);
 	const double vals[] = {
 		0.0, -0.0, 1.0, -1.5, 3.141592653589793, INFINITY, -INFINITY, NAN,
 		from_bits(UINT64_C(0x7ff0000000000001)), /* signalling NaN */
@@ -430,8 +418,8 @@ END_TEST
 
 START_TEST(str_ops)
 {
-	shpool_t *p = mk(SHPOOL_STR, 4, 10);
-	uint64_t i = alloc1(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_STR, 4, 10, 0);
+	uint64_t i = test_alloc1(p);
 	char buf[16];
 	const char *s;
 	size_t len = 99;
@@ -481,8 +469,9 @@ END_TEST
 
 START_TEST(str_errors)
 {
-	shpool_t *p = mk(SHPOOL_STR, 4, 10), *raw = mk(SHPOOL_RAW, 1, 16);
-	uint64_t i = alloc1(p), r = alloc1(raw), f = free_slot(p);
+	shpool_t *p = test_pool(NULL, SHPOOL_STR, 4, 10, 0);
+	shpool_t *raw = test_pool(NULL, SHPOOL_RAW, 1, 16, 0);
+	uint64_t i = test_alloc1(p), r = test_alloc1(raw), f = free_slot(p);
 	char buf[16];
 	const char *s = NULL;
 	size_t len;
@@ -551,7 +540,7 @@ START_TEST(str_hostile_prefix)
 {
 	const uint32_t max = 4096 - 8;
 	const uint32_t bad[] = { max + 1, max + 8, 1u << 20, INT32_MAX, UINT32_MAX };
-	shpool_t *p = mk(SHPOOL_STR, 2, max);
+	shpool_t *p = test_pool(NULL, SHPOOL_STR, 2, max, 0);
 	uint64_t got[2];
 	uint8_t *slot;
 	static char big[8192];
@@ -605,9 +594,11 @@ END_TEST
 
 START_TEST(alloc_set_variants)
 {
-	shpool_t *raw = mk(SHPOOL_RAW, 2, 12), *p64 = mk(SHPOOL_I64, 2, 0);
-	shpool_t *p32 = mk(SHPOOL_I32, 2, 0), *pf = mk(SHPOOL_F64, 2, 0);
-	shpool_t *ps = mk(SHPOOL_STR, 2, 6);
+	shpool_t *raw = test_pool(NULL, SHPOOL_RAW, 2, 12, 0);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 2, 0, 0);
+	shpool_t *p32 = test_pool(NULL, SHPOOL_I32, 2, 0, 0);
+	shpool_t *pf = test_pool(NULL, SHPOOL_F64, 2, 0, 0);
+	shpool_t *ps = test_pool(NULL, SHPOOL_STR, 2, 6, 0);
 	int64_t i, v64;
 	int32_t v32;
 	double vf;
@@ -657,10 +648,11 @@ END_TEST
 /* Checked errors leave the pool untouched: its one free slot stays free. */
 START_TEST(alloc_set_errors_touch_nothing)
 {
-	shpool_t *ps = mk(SHPOOL_STR, 2, 4), *raw = mk(SHPOOL_RAW, 2, 4);
-	shpool_t *p64 = mk(SHPOOL_I64, 2, 0);
+	shpool_t *ps = test_pool(NULL, SHPOOL_STR, 2, 4, 0);
+	shpool_t *raw = test_pool(NULL, SHPOOL_RAW, 2, 4, 0);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 2, 0, 0);
 	shpool_stats_t st;
-	uint64_t hold = alloc1(ps);
+	uint64_t hold = test_alloc1(ps);
 
 	(void)hold;
 	ck_assert_uint_eq(shpool_available(ps), 1);
@@ -703,7 +695,8 @@ END_TEST
 
 START_TEST(alloc_set_pool_full)
 {
-	shpool_t *p64 = mk(SHPOOL_I64, 1, 0), *ps = mk(SHPOOL_STR, 1, 4);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 1, 0, 0);
+	shpool_t *ps = test_pool(NULL, SHPOOL_STR, 1, 4, 0);
 	int64_t v;
 
 	ck_assert_int_ge(shpool_alloc_set_i64(p64, 42, 0), 0);
@@ -723,7 +716,8 @@ END_TEST
  * does) frees the slot and returns the store's error. */
 START_TEST(alloc_set_store_failure_frees)
 {
-	shpool_t *ps = mk(SHPOOL_STR, 1, 4), *p32 = mk(SHPOOL_I32, 1, 0);
+	shpool_t *ps = test_pool(NULL, SHPOOL_STR, 1, 4, 0);
+	shpool_t *p32 = test_pool(NULL, SHPOOL_I32, 1, 0, 0);
 
 	ck_assert_int_eq(setenv("SHPOOL_FAULT_AT", "alloc_set.store:5", 1), 0); /* EIO */
 	ck_assert_fails(shpool_alloc_set_str(ps, "abc", 3, 0), -EIO, "injected fault");
@@ -736,147 +730,6 @@ START_TEST(alloc_set_store_failure_frees)
 	ck_assert_int_eq(shpool_alloc_set_i32(p32, 7, 0), 0);
 	shpool_close(ps);
 	shpool_close(p32);
-}
-END_TEST
-
-/* ---- guards ------------------------------------------------------------- */
-
-START_TEST(guard_scope_exit_frees)
-{
-	shpool_t *p = mk(SHPOOL_RAW, 2, 8);
-	int64_t seen;
-
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-		ck_assert_int_ge(g.idx, 0);
-		ck_assert_ptr_eq(g.pool, p);
-		ck_assert_int_eq(g.pid, getpid());
-		ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)g.idx), 1);
-		seen = g.idx;
-	}
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)seen), 0);
-	ck_assert_uint_eq(shpool_used(p), 0);
-
-	/* Cleanup keeps errno. */
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-		ck_assert_int_ge(g.idx, 0);
-		errno = 1234;
-	}
-	ck_assert_int_eq(errno, 1234);
-	ck_assert_uint_eq(shpool_used(p), 0);
-	shpool_close(p);
-}
-END_TEST
-
-START_TEST(guard_failed_alloc)
-{
-	shpool_t *p = mk(SHPOOL_RAW, 1, 8);
-	uint64_t held = alloc1(p);
-
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-		ck_assert_int_eq(g.idx, -EAGAIN);
-		ck_assert_fails(shpool_guard_release(&g), -ENOENT, "holds no slot");
-		ck_assert_fails(shpool_guard_disarm(&g), -ENOENT, "holds no slot");
-	}
-	/* The failed guard's cleanup did not free the slot someone holds. */
-	ck_assert_int_eq(shpool_is_allocated(p, held), 1);
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(NULL, 0);
-		ck_assert_int_eq(g.idx, -EINVAL);
-	}
-	shpool_guard_cleanup(NULL);
-	ck_assert_fails(shpool_guard_release(NULL), -EINVAL, "NULL guard");
-	ck_assert_fails(shpool_guard_disarm(NULL), -EINVAL, "NULL guard");
-	shpool_close(p);
-}
-END_TEST
-
-START_TEST(guard_release_and_disarm)
-{
-	shpool_t *p = mk(SHPOOL_RAW, 2, 8);
-	int64_t kept, idx;
-
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-		idx = g.idx;
-		ck_assert_int_ge(idx, 0);
-		ck_assert_int_eq(shpool_guard_release(&g), 0);
-		ck_assert_int_eq(g.idx, -ENOENT);
-		ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)idx), 0);
-		ck_assert_fails(shpool_guard_release(&g), -ENOENT, "holds no slot");
-		/* Someone else gets the slot; the emptied guard must not free it. */
-		ck_assert_int_eq(shpool_alloc(p, 0) >= 0, 1);
-		ck_assert_int_eq(shpool_alloc(p, 0) >= 0, 1);
-	}
-	ck_assert_uint_eq(shpool_used(p), 2);
-	ck_assert_int_eq(shpool_free(p, 0), 0);
-	ck_assert_int_eq(shpool_free(p, 1), 0);
-
-	{
-		SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-		idx = g.idx;
-		kept = shpool_guard_disarm(&g);
-		ck_assert_int_eq(kept, idx);
-		ck_assert_int_eq(g.idx, -ENOENT);
-		ck_assert_fails(shpool_guard_disarm(&g), -ENOENT, "holds no slot");
-	}
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)kept), 1);
-	ck_assert_int_eq(shpool_free(p, (uint64_t)kept), 0);
-
-	/* Cleanup called by hand empties the guard; a second call is a no-op. */
-	shpool_guard_t g2 = shpool_guard_alloc(p, 0);
-	ck_assert_int_ge(g2.idx, 0);
-	shpool_guard_cleanup(&g2);
-	ck_assert_int_eq(g2.idx, -ENOENT);
-	ck_assert_uint_eq(shpool_used(p), 0);
-	ck_assert_int_eq(shpool_alloc(p, 0) >= 0, 1);
-	shpool_guard_cleanup(&g2);
-	ck_assert_uint_eq(shpool_used(p), 1);
-	shpool_close(p);
-}
-END_TEST
-
-struct guard_child {
-	shpool_guard_t *g;
-};
-
-/* The child's copy goes out of scope (and is released by hand): neither
- * may free the parent's slot. */
-static int guard_child(void *arg)
-{
-	struct guard_child *c = arg;
-	int rc = 0;
-
-	{
-		SHPOOL_GUARD(copy) = *c->g;
-		if (copy.idx < 0 || shpool_is_allocated(copy.pool, (uint64_t)copy.idx) != 1)
-			rc = 1;
-		if (shpool_guard_release(&copy) != -EPERM ||
-		    !strstr(shpool_last_error(), "a fork child"))
-			rc |= 2;
-	}
-	if (shpool_is_allocated(c->g->pool, (uint64_t)c->g->idx) != 1)
-		rc |= 4;
-	return rc;
-}
-
-START_TEST(guard_fork_child_never_frees)
-{
-	shpool_t *p = mk(SHPOOL_RAW, 4, 8);
-	SHPOOL_GUARD(g) = shpool_guard_alloc(p, 0);
-	struct guard_child c = { &g };
-	int64_t idx = g.idx;
-
-	ck_assert_int_ge(idx, 0);
-	ck_assert_int_eq(test_wait(test_fork(guard_child, &c)), 0);
-	/* After the child exited, the parent's slot is still allocated. */
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)idx), 1);
-	ck_assert_int_eq(shpool_owner(p, (uint64_t)idx), getpid());
-	ck_assert_int_eq(shpool_guard_release(&g), 0);
-	ck_assert_int_eq(shpool_is_allocated(p, (uint64_t)idx), 0);
-	shpool_close(p);
 }
 END_TEST
 
@@ -929,10 +782,11 @@ static int add_mixed(void *arg)
 
 START_TEST(multiprocess_counters)
 {
-	shpool_t *p64 = mk(SHPOOL_I64, 8, 0), *p32 = mk(SHPOOL_I32, 8, 0);
+	shpool_t *p64 = test_pool(NULL, SHPOOL_I64, 8, 0, 0);
+	shpool_t *p32 = test_pool(NULL, SHPOOL_I32, 8, 0, 0);
 	struct counter_arg a64[NPROC], a32[NPROC];
 	pid_t pids[2 * NPROC];
-	uint64_t i64 = alloc1(p64), i32 = alloc1(p32);
+	uint64_t i64 = test_alloc1(p64), i32 = test_alloc1(p32);
 	int64_t v64;
 	int32_t v32;
 	int start[2];
@@ -976,8 +830,8 @@ static int cas_many(void *arg)
 
 START_TEST(multiprocess_cas)
 {
-	shpool_t *p = mk(SHPOOL_I64, 1, 0);
-	struct counter_arg a = { p, alloc1(p), 0, { -1, -1 } };
+	shpool_t *p = test_pool(NULL, SHPOOL_I64, 1, 0, 0);
+	struct counter_arg a = { p, test_alloc1(p), 0, { -1, -1 } };
 	pid_t pids[NPROC];
 	int64_t v;
 
@@ -997,7 +851,6 @@ static Suite *typed_suite(void)
 {
 	Suite *s = suite_create("typed");
 	TCase *t = tcase_create("access");
-	TCase *g = tcase_create("guards");
 	TCase *mp = tcase_create("multiprocess");
 
 	tcase_add_test(t, ptr_and_data_ptr);
@@ -1017,11 +870,6 @@ static Suite *typed_suite(void)
 	tcase_add_test(t, alloc_set_store_failure_frees);
 	suite_add_tcase(s, t);
 
-	tcase_add_test(g, guard_scope_exit_frees);
-	tcase_add_test(g, guard_failed_alloc);
-	tcase_add_test(g, guard_release_and_disarm);
-	tcase_add_test(g, guard_fork_child_never_frees);
-	suite_add_tcase(s, g);
 
 	tcase_set_timeout(mp, 60);
 	tcase_add_test(mp, multiprocess_counters);

@@ -27,3 +27,13 @@ uint32_t test_wake_seq(shpool_t *p)
 
 	return atomic_load(&sp->st->wake_seq);
 }
+
+uint64_t test_record(pid_t pid, uint64_t start)
+{
+	return (uint64_t)pid | (start << SHPOOL_OWNER_START_SHIFT);
+}
+
+uint64_t test_my_start(void)
+{
+	return shpool_self() >> SHPOOL_OWNER_START_SHIFT;
+}

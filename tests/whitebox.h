@@ -5,6 +5,7 @@
 #define SHPOOL_WHITEBOX_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shpool.h"
 
@@ -16,5 +17,9 @@ uint64_t test_registered(shpool_t *p);
 void test_await_registered(shpool_t *p, uint64_t n);
 /* The futex word every waking free bumps. */
 uint32_t test_wake_seq(shpool_t *p);
+/* An owner record naming process pid with start time start (identity.c's
+ * format), and this process's own start time as its record holds it. */
+uint64_t test_record(pid_t pid, uint64_t start);
+uint64_t test_my_start(void);
 
 #endif

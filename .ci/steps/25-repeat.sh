@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue #13: the flakiness guard (make check-repeat; tests/repeat.sh): the
-# concurrency suites (check_alloc, check_recovery, check_notify,
-# check_hostile, check_wakeup, check_stats) 5 times on an otherwise idle
+# concurrency suites (check_identity, check_wake, check_stats, check_notify,
+# check_alloc, check_recovery, check_hostile) 5 times on an otherwise idle
 # machine, then 5 times beside a busy loop per core; any failed run fails
 # CI and prints that run's output. Runs on the in-tree build that `make
 # check` made. Cost: REPEAT=2 took 6.4 min on 2 cores shared with three

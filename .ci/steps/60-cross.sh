@@ -58,7 +58,7 @@ EXCLUDE=(
 EXCLUDE_PROGRAMS=(
 	"examples/memfd_pass  re-executes /proc/self/exe: without binfmt_misc the kernel cannot exec a foreign binary"
 	"tests/openmetrics.sh  a script that runs the built tool and a host Python parser: the tool is a foreign binary here; the native make check runs it"
-	"tests/check_huge  qemu-user does not emulate huge pages (its mmap refuses MAP_HUGETLB and hugetlbfs mappings: EINVAL) and /proc/self/pagemap shows the host's page table of qemu's own mapping; the native make check, the sanitizer and the valgrind steps run it"
+	"tests/check_pages  qemu-user does not emulate huge pages (its mmap refuses MAP_HUGETLB and hugetlbfs mappings: EINVAL) and /proc/self/pagemap shows the host's page table of qemu's own mapping; the native make check, the sanitizer and the valgrind steps run it"
 )
 
 # ---- 1. toolchains ------------------------------------------------------------

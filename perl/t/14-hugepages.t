@@ -5,7 +5,7 @@
 # reserves what it lacks and gives it back at the end (nr_hugepages is left
 # as it was found); otherwise it skips when too few are reserved. It skips
 # everything on a kernel without hugetlb support. While it runs it holds
-# the lock tests/check_huge holds too (LOCK below), so that neither sees
+# the lock tests/check_pages holds too (LOCK below), so that neither sees
 # the other's pages come and go in its counts under make -j check.
 use strict;
 use warnings;
@@ -166,7 +166,7 @@ SKIP: {
 			last;
 		}
 	}
-	skip 'no writable hugetlbfs mounted (tests/check_huge covers file pools there)', 5 unless $dir;
+	skip 'no writable hugetlbfs mounted (tests/check_pages covers file pools there)', 5 unless $dir;
 	my $path = "$dir/ipc-shpool-test-$$";
 	my $before = huge_count();
 	my $p = eval { IPC::Shpool->new($path, 16, 4096, { huge_pages => 1, mode => 0600 }) };

@@ -10,7 +10,7 @@
 # those tests skip. A kernel without hugetlb skips the hugetlb tests.
 #
 # The shortage test never lowers nr_hugepages (a test running beside this
-# one, such as tests/check_huge under make -j check, may be using them): it
+# one, such as tests/check_pages under make -j check, may be using them): it
 # asks for more huge pages than the kernel could give even if every
 # reserved one were free, which fails the same way "none reserved" does.
 import ctypes
@@ -25,7 +25,7 @@ import shpool
 from conftest import children, path  # noqa: F401
 
 NR = "/proc/sys/vm/nr_hugepages"
-# tests/check_huge and perl/t/14-hugepages.t compare the system's huge page
+# tests/check_pages and perl/t/14-hugepages.t compare the system's huge page
 # counters before and after each pool; they and this module take turns.
 LOCK = "/tmp/libshpool-hugepages.lock"
 OVERCOMMIT = "/proc/sys/vm/nr_overcommit_hugepages"

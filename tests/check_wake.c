@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The blocking protocol loses no wake-up: one test for each way it once
- * did. Each forces its race deterministically (crash points that stop or
- * kill a process at one step, a search steered to start at a chosen word,
- * a waiter known to be asleep in futex(2)), with real processes and real
- * futexes. Before the fixes, the tests of lost wake-ups hung at their last
- * wait (a waiter asleep beside a free slot; the tcase timeout reports it),
- * and the batch tests failed their assertions. White-box: steers the
- * search and reads the futex word and the waiter registry. */
+/* Tests for src/wake.c, the futex word and the waiter registry, with the
+ * waits of alloc.c: the blocking protocol loses no wake-up, one test for
+ * each way it once did. Each forces its race deterministically (crash
+ * points that stop or kill a process at one step, a search steered to start
+ * at a chosen word, a waiter known to be asleep in futex(2)), with real
+ * processes and real futexes. Before the fixes, the tests of lost wake-ups
+ * hung at their last wait (a waiter asleep beside a free slot; the tcase
+ * timeout reports it), and the batch tests failed their assertions.
+ * White-box: steers the search and reads the futex word and the waiter
+ * registry. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,18 +26,6 @@
 #include "shpool-internal.h"
 #include "testutil.h"
 #include "whitebox.h"
-
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
-
-static shpool_t *make_pool(uint64_t capacity)
-{
-	shpool_t *p;
-
-	ck_assert_int_eq(shpool_create(&p, NULL, SHPOOL_RAW, capacity, 8, NULL), 0);
-	return p;
-}
 
 /* Wait until pid has stopped itself (a `:stop` crash point, or SIGSTOP). */
 static void await_stop(pid_t pid)
@@ -79,7 +69,7 @@ static int take_one(void *arg)
  * nobody woke the waiter, which slept beside a free slot for good. */
 START_TEST(room_hidden_by_a_full_mark_wakes_waiters)
 {
-	shpool_t *p = make_pool(16);
+	shpool_t *p = test_anon_pool(16, 8, 0);
 	struct shpool *sp = p;
 	struct taker filler = { p, 0, "alloc.bits_set:1:stop,summary.marked:1:stop", 0 };
 	struct taker waiter = { p, 1, NULL, -1 };
@@ -135,7 +125,7 @@ static int free_then_die(void *arg)
 
 START_TEST(free_killed_before_waking_is_woken_by_recovery)
 {
-	shpool_t *p = make_pool(1);
+	shpool_t *p = test_anon_pool(1, 8, 0);
 	struct freer f = { p, (enum free_kind)_i };
 	struct taker waiter = { p, 0, NULL, -1 };
 	pid_t freer, w;
@@ -166,7 +156,7 @@ END_TEST
  * priorities, so the first sleeper is the one woken.) */
 START_TEST(waiter_killed_after_its_wake_up_is_replaced)
 {
-	shpool_t *p = make_pool(1);
+	shpool_t *p = test_anon_pool(1, 8, 0);
 	struct taker doomed = { p, 0, "wait.woken:1", -1 };
 	struct taker other = { p, 0, NULL, -1 };
 	pid_t d, o;
@@ -203,7 +193,7 @@ static int batch_of_12(void *arg)
  * the other, and the futex word does not move. */
 START_TEST(unservable_batches_do_not_wake_each_other)
 {
-	shpool_t *p = make_pool(16);
+	shpool_t *p = test_anon_pool(16, 8, 0);
 	uint64_t held[6];
 	uint32_t seq;
 	pid_t b[2];
@@ -247,7 +237,7 @@ static int bystander(void *arg)
  * 10 free slots: they no longer hold them for a moment at a time. */
 START_TEST(unservable_batches_hide_no_slot)
 {
-	shpool_t *p = make_pool(16);
+	shpool_t *p = test_anon_pool(16, 8, 0);
 	_Atomic int *stop = mmap(NULL, sizeof(*stop), PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct bystander by = { p, stop };
@@ -269,91 +259,9 @@ START_TEST(unservable_batches_hide_no_slot)
 }
 END_TEST
 
-/* ---- 5: time namespaces ---------------------------------------------- */
-
-/* A process in a time namespace whose boottime is 100000 s ahead reads
- * every start time in /proc/PID/stat 100000 s later than the host does. */
-static int enter_shifted_time_namespace(void)
+static Suite *make_wake_suite(void)
 {
-	static const char offsets[] = "boottime 100000 0";
-	int fd, ok;
-
-	if (unshare(CLONE_NEWTIME) != 0)
-		return -errno;
-	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, offsets, strlen(offsets)) == (ssize_t)strlen(offsets);
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
-/* In the shifted namespace (a child of the unsharing process: only
- * children enter it): recover, then hold a slot and stop, so the parent's
- * recovery can judge a live holder from across the namespaces. */
-static int recover_from_shifted_time(void *arg)
-{
-	shpool_t *p = arg;
-
-	if (shpool_recover_stale(p) != 0)
-		return 2; /* it freed the live parent's slots */
-	if (shpool_try_alloc(p) < 0)
-		return 3;
-	raise(SIGSTOP);
-	return 0;
-}
-
-static int unshare_then_recover(void *arg)
-{
-	if (enter_shifted_time_namespace() != 0)
-		return 4;
-	return test_wait(test_fork(recover_from_shifted_time, arg));
-}
-
-START_TEST(time_namespaces_do_not_change_identity)
-{
-	shpool_t *p = make_pool(8);
-	uint64_t held[4], all[5];
-	pid_t mid;
-	int st;
-
-	ck_assert_int_eq(shpool_alloc_n(p, held, 4, 0), 0);
-	mid = test_fork(unshare_then_recover, p);
-	/* The grandchild stops holding one slot: the parent's 4 survived. */
-	while (shpool_used(p) < 5) {
-		ck_assert_int_eq(waitpid(mid, &st, WNOHANG), 0);
-		sched_yield();
-	}
-	ck_assert_int_eq(shpool_recover_stale(p), 0); /* it is alive */
-	ck_assert_uint_eq(shpool_used(p), 5);
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(shpool_owner(p, held[i]), getpid());
-	/* Dead across the namespaces is dead too. */
-	ck_assert_int_eq(shpool_allocated_slots(p, all, 5), 5);
-	for (int i = 0; i < 5; i++)
-		if (shpool_owner(p, all[i]) != getpid())
-			ck_assert_int_eq(kill(shpool_owner(p, all[i]), SIGKILL), 0);
-	ck_assert_int_eq(test_wait(mid), 128 + SIGKILL);
-	ck_assert_int_eq(shpool_recover_stale(p), 1);
-	ck_assert_uint_eq(shpool_used(p), 4);
-	shpool_close(p);
-}
-END_TEST
-
-/* Can this process make time namespaces? (root or CAP_SYS_ADMIN, and a
- * kernel with CONFIG_TIME_NS.) Asked in a child: unshare changes it. */
-static int probe_time_ns(void *arg)
-{
-	(void)arg;
-	return enter_shifted_time_namespace() == 0 ? 0 : 1;
-}
-
-/* can_make_time_ns: asked before any suite exists, since the probe is a
- * forked child, and one that ends while Check's allocations are reachable
- * only from a local variable shows them to valgrind as leaked. */
-static Suite *make_wakeup_suite(bool can_make_time_ns)
-{
-	Suite *s = suite_create("wakeup");
+	Suite *s = suite_create("wake");
 	TCase *lost = tcase_create("lost_wakeups");
 	TCase *batch = tcase_create("batches");
 
@@ -369,22 +277,10 @@ static Suite *make_wakeup_suite(bool can_make_time_ns)
 	tcase_add_test(batch, unservable_batches_do_not_wake_each_other);
 	tcase_add_test(batch, unservable_batches_hide_no_slot);
 	suite_add_tcase(s, batch);
-	if (can_make_time_ns) {
-		TCase *timens = tcase_create("time_namespaces");
-
-		tcase_set_timeout(timens, 30);
-		tcase_add_test(timens, time_namespaces_do_not_change_identity);
-		suite_add_tcase(s, timens);
-	} else {
-		printf("check_wakeup: time_namespaces NOT RUN: this process cannot make a time "
-		       "namespace (needs CAP_SYS_ADMIN and CONFIG_TIME_NS)\n");
-	}
 	return s;
 }
 
 int main(void)
 {
-	bool can_make_time_ns = test_wait(test_fork(probe_time_ns, NULL)) == 0;
-
-	return test_run_suite(make_wakeup_suite(can_make_time_ns));
+	return test_run_suite(make_wake_suite());
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Huge pages and pre-faulting (issue 17): SHPOOL_HUGEPAGES, _PREFER and
- * SHPOOL_POPULATE, with real processes.
+ * Tests for src/pages.c, huge pages and pre-faulting: SHPOOL_HUGEPAGES,
+ * _PREFER and SHPOOL_POPULATE, with real processes.
  *
  * Pools on huge pages of every backing (anonymous, memfd, a file on
  * hugetlbfs) allocate, are shared with a child, recover a killed child's
@@ -79,7 +79,7 @@ static void write_num(const char *path, int64_t v)
 	FILE *f = fopen(path, "we");
 
 	if (!f || fprintf(f, "%" PRId64 "\n", v) < 0 || fclose(f) != 0) {
-		fprintf(stderr, "check_huge: cannot write %" PRId64 " to %s: %s\n", v, path,
+		fprintf(stderr, "check_pages: cannot write %" PRId64 " to %s: %s\n", v, path,
 			strerror(errno));
 		exit(EXIT_FAILURE);
 	}
@@ -552,7 +552,7 @@ static void set_up(void)
 		avail = huge_available();
 	}
 	if (avail < HUGE_NEEDED)
-		fprintf(stderr, "check_huge: %" PRId64 " huge pages available, the tests need %d: "
+		fprintf(stderr, "check_pages: %" PRId64 " huge pages available, the tests need %d: "
 			"reserve them (as root: echo %" PRId64 " > /proc/sys/vm/nr_hugepages); "
 			"the huge page tests will fail\n", avail, HUGE_NEEDED,
 			meminfo("HugePages_Total") + HUGE_NEEDED - avail);
@@ -563,13 +563,13 @@ static void set_up(void)
 		if (mkdtemp(tmpl) && mount("none", tmpl, "hugetlbfs", 0, NULL) == 0)
 			hugefs = mounted = strdup(tmpl);
 		else
-			fprintf(stderr, "check_huge: mounting hugetlbfs at %s: %s\n", tmpl,
+			fprintf(stderr, "check_pages: mounting hugetlbfs at %s: %s\n", tmpl,
 				strerror(errno));
 		if (!mounted)
 			rmdir(tmpl);
 	}
 	if (!hugefs)
-		fprintf(stderr, "check_huge: no writable hugetlbfs mount%s: file pools on huge "
+		fprintf(stderr, "check_pages: no writable hugetlbfs mount%s: file pools on huge "
 			"pages NOT tested\n", geteuid() ? " and not root" : " could be made");
 }
 
@@ -579,15 +579,15 @@ static void tear_down(void)
 		if (umount(mounted) == 0)
 			rmdir(mounted);
 		else
-			fprintf(stderr, "check_huge: umount %s: %s\n", mounted, strerror(errno));
+			fprintf(stderr, "check_pages: umount %s: %s\n", mounted, strerror(errno));
 	}
 	if (saved_nr >= 0)
 		write_num("/proc/sys/vm/nr_hugepages", saved_nr);
 }
 
-static Suite *make_huge_suite(void)
+static Suite *make_pages_suite(void)
 {
-	Suite *s = suite_create("huge");
+	Suite *s = suite_create("pages");
 	TCase *t = tcase_create("hugepages");
 
 	tcase_set_timeout(t, 60);
@@ -622,7 +622,7 @@ static void lock_huge_pages(void)
 	int fd = open(HUGE_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
 
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
-		fprintf(stderr, "check_huge: cannot lock %s (%s): running without it\n", HUGE_LOCK,
+		fprintf(stderr, "check_pages: cannot lock %s (%s): running without it\n", HUGE_LOCK,
 			strerror(errno));
 }
 
@@ -632,12 +632,12 @@ int main(void)
 
 	hpage = (uint64_t)(meminfo("Hugepagesize") > 0 ? meminfo("Hugepagesize") : 0) << 10;
 	if (!hpage) {
-		fprintf(stderr, "check_huge: this kernel has no hugetlb support: skipped\n");
+		fprintf(stderr, "check_pages: this kernel has no hugetlb support: skipped\n");
 		return 77;
 	}
 	lock_huge_pages();
 	set_up();
-	rc = test_run_suite(make_huge_suite());
+	rc = test_run_suite(make_pages_suite());
 	tear_down();
 	return rc;
 }
