@@ -15,6 +15,23 @@
 
 #include <string.h>
 
+/* A raw or numeric slot's elem_size bytes, copied out as bytes. */
+static PyObject *slot_bytes(PoolObject *self, uint64_t idx)
+{
+	size_t n = shpool_elem_size(self->pool);
+	PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+	int rc;
+
+	if (!b)
+		return NULL;
+	rc = shpool_get(self->pool, idx, PyBytes_AS_STRING(b), n);
+	if (rc < 0) {
+		Py_DECREF(b);
+		return shpool_py_raise_rc(rc, 1);
+	}
+	return b;
+}
+
 PyDoc_STRVAR(pool_get__doc__,
 "get($self, index, /)\n"
 "--\n"
@@ -59,16 +76,7 @@ static PyObject *pool_get(PoolObject *self, PyObject *arg)
 	default:
 		break;
 	}
-	size_t n = shpool_elem_size(self->pool);
-	PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
-	if (!b)
-		return NULL;
-	rc = shpool_get(self->pool, idx, PyBytes_AS_STRING(b), n);
-	if (rc < 0) {
-		Py_DECREF(b);
-		return shpool_py_raise_rc(rc, 1);
-	}
-	return b;
+	return slot_bytes(self, idx);
 }
 
 PyDoc_STRVAR(pool_get_bytes__doc__,
@@ -96,16 +104,7 @@ static PyObject *pool_get_bytes(PoolObject *self, PyObject *arg)
 			return shpool_py_raise_rc(rc, 1);
 		return PyBytes_FromStringAndSize(s, (Py_ssize_t)len);
 	}
-	size_t n = shpool_elem_size(self->pool);
-	PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
-	if (!b)
-		return NULL;
-	rc = shpool_get(self->pool, idx, PyBytes_AS_STRING(b), n);
-	if (rc < 0) {
-		Py_DECREF(b);
-		return shpool_py_raise_rc(rc, 1);
-	}
-	return b;
+	return slot_bytes(self, idx);
 }
 
 PyDoc_STRVAR(pool_set__doc__,
