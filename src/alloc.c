@@ -494,6 +494,9 @@ static inline __attribute__((always_inline)) int64_t alloc_one(struct shpool *p,
 	 * mapping cannot take the claim below. */
 	if (shpool_readonly(p))
 		return shpool_rdonly_error(fn);
+	/* In alloc_n()'s order; for shpool_alloc() (flags 0) it folds away. */
+	if (flags & ~WAIT_FLAGS)
+		return bad_wait_flags(fn, flags);
 	self = shpool_self();
 	/* Fast path: the word this thread used last still has room. */
 	k = claim_in_word(p, hint_word(p), self, 1, &idx, &seen);
@@ -514,8 +517,6 @@ int64_t shpool_alloc(shpool_t *p, int timeout_ms)
 
 int64_t shpool_alloc_ex(shpool_t *p, int timeout_ms, unsigned int flags)
 {
-	if (flags & ~WAIT_FLAGS)
-		return bad_wait_flags(__func__, flags);
 	return alloc_one(p, timeout_ms, flags, __func__);
 }
 

@@ -86,8 +86,13 @@ static void init_unlock(int fd)
 static bool has_magic(int fd)
 {
 	char magic[sizeof(((struct shpool_header *)0)->magic)];
+	struct stat st;
 	ssize_t n;
 
+	/* Nothing but a regular file is read before shpool_map_attach()
+	 * refuses it (a device's read may block or act). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
 	do
 		n = pread(fd, magic, sizeof(magic), 0);
 	while (n < 0 && errno == EINTR);

@@ -375,20 +375,25 @@ static int maps_segment(pid_t pid, const struct shpool_segment_id *seg)
 bool shpool_owner_unmapped(const struct shpool *p, struct shpool_unmapped *c, uint64_t rec)
 {
 	pid_t pid = shpool_owner_pid(rec);
-	unsigned h = (unsigned)pid % 16;
+	unsigned h = (unsigned)pid % SHPOOL_UNMAPPED_CACHE;
 
-	if (pid == shpool_owner_pid(shpool_self()))
+	if (pid <= 0 || pid == shpool_owner_pid(shpool_self()))
 		return false;
-	if (!c->known) {
-		if (!segment_of(p, &c->seg))
-			return false;
-		c->known = true;
+	if (c->known == 0)
+		c->known = segment_of(p, &c->seg) ? 1 : -1;
+	if (c->known < 0)
+		return false;
+	for (unsigned i = 0; i < SHPOOL_UNMAPPED_CACHE; i++, h = (h + 1) % SHPOOL_UNMAPPED_CACHE) {
+		if (c->pid[h] == pid)
+			return c->unmapped[h];
+		if (c->pid[h] == 0) {
+			c->pid[h] = pid;
+			c->unmapped[h] = maps_segment(pid, &c->seg) == 0;
+			return c->unmapped[h];
+		}
 	}
-	if (c->pid[h] != pid) {
-		c->pid[h] = pid;
-		c->unmapped[h] = maps_segment(pid, &c->seg) == 0;
-	}
-	return c->unmapped[h];
+	/* More distinct live owners than the table holds: ask, uncached. */
+	return maps_segment(pid, &c->seg) == 0;
 }
 
 static void after_fork_child(void)

@@ -160,7 +160,9 @@ int shpool_check(shpool_t *p, FILE *report)
 			       : bit ? "held by a dead process" : "claimed by a dead process";
 		else if (rec && !bit && !(rec & SHPOOL_OWNER_FREEING))
 			what = "claim in progress (owner record without its bit)";
-		else if (rec && shpool_owner_unmapped(p, &unmapped, rec))
+		else if (rec && shpool_owner_unmapped(p, &unmapped, rec) &&
+			 /* still held: not freed while we read /proc */
+			 atomic_load(&p->owner[idx]) == rec)
 			what = "held by a live process that no longer maps this pool (it exec'd, "
 			       "or closed every handle: recovery leaves it until that process exits)";
 		if (!what)

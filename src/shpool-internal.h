@@ -403,11 +403,14 @@ struct shpool_segment_id {
 	unsigned long major, minor;
 	unsigned long long ino;
 };
+#define SHPOOL_UNMAPPED_CACHE 256u
 struct shpool_unmapped {
-	bool known; /* seg is valid */
+	int8_t known; /* 0 not looked yet, 1 seg is valid, -1 this mapping not found */
 	struct shpool_segment_id seg;
-	pid_t pid[16];
-	int8_t unmapped[16]; /* 1 unmapped, 0 maps it or cannot tell */
+	/* Open addressing on the full PID (0: empty): each distinct owner's
+	 * maps file is read once per pass, however their PIDs collide. */
+	pid_t pid[SHPOOL_UNMAPPED_CACHE];
+	int8_t unmapped[SHPOOL_UNMAPPED_CACHE]; /* 1 unmapped, 0 maps it or cannot tell */
 };
 SHPOOL_HIDDEN bool shpool_owner_unmapped(const struct shpool *p, struct shpool_unmapped *c,
 					 uint64_t rec);

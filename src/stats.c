@@ -45,8 +45,9 @@ SHPOOL_FAST_TLS struct shpool_stat_cache shpool_stat_cache[SHPOOL_STAT_CACHE];
 /* The second way of each set: the entry the fast path's one evicted last.
  * Looked at on a miss only (the fast path keeps its single compare), so
  * that two handles whose serials share a set take turns without a search
- * each time they alternate. */
-static SHPOOL_FAST_TLS struct shpool_stat_cache victim[SHPOOL_STAT_CACHE];
+ * each time they alternate. Not initial-exec TLS: only the slow path reads
+ * it, and a dlopen()ed library's initial-exec space is small. */
+static _Thread_local struct shpool_stat_cache victim[SHPOOL_STAT_CACHE];
 /* CLOCK_MONOTONIC_COARSE ns before which this thread does not search for a
  * stripe whose owner is gone again (PROBE_BACKOFF_NS, below); 0 in a new
  * thread and in a fork child. */
