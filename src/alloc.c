@@ -35,7 +35,7 @@
  * threads and processes start apart, and a fresh pool's first allocations
  * do not depend on what the thread did with other pools (they did while the
  * word carried over from pool to pool). Emptied in a fork(2) child, which
- * gets a seed of its own (shpool_alloc_after_fork()). One entry, not a table
+ * gets a seed of its own (after_fork_child() below). One entry, not a table
  * keyed by handle: the fast path then costs one compare, as it did before. */
 static SHPOOL_FAST_TLS struct {
 	uint64_t serial;
